@@ -1,0 +1,2 @@
+// AirflowAPI: see Package.swift for its place in the dependency order.
+import HTTPTransport

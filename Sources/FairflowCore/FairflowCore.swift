@@ -1,0 +1,1 @@
+// FairflowCore: see Package.swift for its place in the dependency order.

@@ -1,0 +1,1 @@
+// FairflowTemplate: see Package.swift for its place in the dependency order.

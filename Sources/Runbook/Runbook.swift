@@ -1,0 +1,2 @@
+// Runbook: see Package.swift for its place in the dependency order.
+import FairflowCore

@@ -1,0 +1,1 @@
+@main struct FairflowMain { static func main() async { } }
