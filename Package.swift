@@ -46,7 +46,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // 9. The binary and test support.
-        .executableTarget(name: "fairflow", dependencies: ["FairflowCLI"]),
+        .executableTarget(name: "fairflow", dependencies: ["FairflowCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "FairflowTestSupport", dependencies: ["FairflowCore", "HTTPTransport"]),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
         .testTarget(name: "AWSCoreTests", dependencies: ["AWSCore", "AWSServices", "FairflowTestSupport"]),
