@@ -47,7 +47,7 @@ let package = Package(
         ]),
         // 9. The binary and test support.
         .executableTarget(name: "fairflow", dependencies: ["FairflowCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .target(name: "FairflowTestSupport", dependencies: ["FairflowCore", "HTTPTransport"]),
+        .target(name: "FairflowTestSupport", dependencies: ["FairflowCore", "HTTPTransport"], linkerSettings: [.linkedFramework("XCTest", .when(platforms: [.macOS]))]),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
         .testTarget(name: "AWSCoreTests", dependencies: ["AWSCore", "AWSServices", "FairflowTestSupport"]),
         .testTarget(name: "FairflowTemplateTests", dependencies: ["FairflowTemplate", "FairflowTestSupport"]),
