@@ -267,7 +267,7 @@ struct AssumeRoleCache {
         if let e = externalId { params.append(("ExternalId", e)) }
         if let d = duration { params.append(("DurationSeconds", String(d))) }
         let resp = try await client.send(.query(.sts, "AssumeRole", params))
-        guard let c = resp.xml?.at("AssumeRoleResult", "Credentials"),
+        guard let c = resp.xml?["Credentials"],
               let id = c.string("AccessKeyId"), let secret = c.string("SecretAccessKey") else {
             throw CredentialsError.fetchFailed(source: "STS AssumeRole", reason: "the response had no credentials")
         }
