@@ -115,7 +115,7 @@ final class StackBuilder {
 
         var top: [(String, Node)] = [
             ("AWSTemplateFormatVersion", "2010-09-09"),
-            ("Description", .string("fairflow: Airflow \(o.resolvedAirflowVersion) on ECS Fargate (\(o.ha ? "highly available" : "single-AZ services")\(o.autoscaling ? ", worker autoscaling" : ""))")),
+            ("Description", .string("fairflow: Airflow \(o.resolvedAirflowVersion) on ECS Fargate (\(o.ha ? "HA" : "not HA")\(o.autoscaling ? ", worker autoscaling" : ""))")),
         ]
         if o.bastion {
             top.append(("Parameters", [
