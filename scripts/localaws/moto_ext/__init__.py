@@ -13,6 +13,10 @@ def apply():
     global _applied
     if _applied:
         return
-    from . import auth
+    from . import auth, cfn_engine, cfn_patches, cfn_types, services
     auth.apply()
+    cfn_types.apply()
+    cfn_patches.apply()
+    cfn_engine.apply()
+    services.apply()
     _applied = True
