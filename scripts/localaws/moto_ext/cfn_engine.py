@@ -253,7 +253,24 @@ def _ec2(account_id, region_name):
 
 
 def _del_nat(res, a, r):
-    _ec2(a, r).delete_nat_gateway(res.id)
+    ec2 = _ec2(a, r)
+    ec2.delete_nat_gateway(res.id)
+    eni = getattr(res, "_eni", None)  # moto leaves the gateway's network interface behind
+    if eni is not None:
+        for addr in ec2.addresses:
+            if addr.eni is eni:
+                addr.eni, addr.association_id = None, None
+        ec2.enis.pop(eni.id, None)
+
+
+def _del_instance(res, a, r):
+    ec2 = _ec2(a, r)
+    ec2.terminate_instances([res.id])
+    for nic in list(getattr(res, "nics", {}).values()):  # DeleteOnTermination, as AWS does by default
+        for addr in ec2.addresses:
+            if addr.eni is nic:
+                addr.eni, addr.instance, addr.association_id = None, None, None
+        ec2.enis.pop(nic.id, None)
 
 
 def _del_eip(res, a, r):
@@ -348,6 +365,7 @@ def _del_sg_ingress(res, a, r):
 DELETE_HANDLERS = {
     "AWS::EC2::NatGateway": _del_nat,
     "AWS::EC2::EIP": _del_eip,
+    "AWS::EC2::Instance": _del_instance,
     "AWS::EC2::Route": _del_route,
     "AWS::EC2::RouteTable": _del_route_table,
     "AWS::EC2::SubnetRouteTableAssociation": _del_subnet_assoc,
