@@ -359,7 +359,9 @@ def _del_log_group(res, a, r):
 
 
 def _del_sg_ingress(res, a, r):
-    pass  # the rule goes with its group; moto keeps no handle on it
+    group, rule_id = getattr(res, "security_group", None), getattr(res, "rule_id", None)
+    if group is not None and rule_id:
+        group.ingress_rules = [x for x in group.ingress_rules if x.id != rule_id]
 
 
 DELETE_HANDLERS = {

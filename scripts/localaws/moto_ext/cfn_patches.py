@@ -189,6 +189,30 @@ def _patch_subnet_association():
     cls_.physical_resource_id = property(lambda self: getattr(self, "association_id", None) or self.route_table_id)
 
 
+def _patch_physical_ids():
+    """Physical ids moto leaves empty: SecurityGroupIngress (the rule id), RDS DBSubnetGroup (its name)."""
+    from moto.ec2.models import security_groups, ec2_backends
+    from moto.rds import models as rds
+    require(security_groups, "SecurityGroupIngress")
+    require(rds, "DBSubnetGroup")
+    ing = security_groups.SecurityGroupIngress
+    orig = ing.create_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kw):
+        ec2 = ec2_backends[account_id][region_name]
+        gid = cloudformation_json.get("Properties", {}).get("GroupId")
+        group = ec2.get_security_group_from_id(gid) if gid else None
+        before = {r.id for r in group.ingress_rules} if group is not None else set()
+        obj = orig(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
+        group = group or obj.security_group
+        new = [r.id for r in group.ingress_rules if r.id not in before]
+        obj.rule_id = new[0] if new else None
+        return obj
+    ing.create_from_cloudformation_json = classmethod(create)
+    ing.physical_resource_id = property(lambda self: getattr(self, "rule_id", None) or "")
+    rds.DBSubnetGroup.physical_resource_id = property(lambda self: self.name)
+
+
 def _patch_resource_names():
     """Generated S3 bucket names stay within 63 characters, as CloudFormation's do."""
     from moto.cloudformation import parsing as P
@@ -297,4 +321,5 @@ def apply():
     _patch_rds()
     _patch_subnet_association()
     _patch_resource_names()
+    _patch_physical_ids()
     _patch_intrinsics()
