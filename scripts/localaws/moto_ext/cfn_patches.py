@@ -234,9 +234,17 @@ def _patch_rds():
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kw):
         p = cloudformation_json.get("Properties", {})
+        from types import SimpleNamespace
+        p = dict(p)
         if "VPCSecurityGroups" in p and "VpcSecurityGroupIds" not in p:
-            p = dict(p, VpcSecurityGroupIds=p["VPCSecurityGroups"])
-            cloudformation_json = dict(cloudformation_json, Properties=p)
+            p["VpcSecurityGroupIds"] = p["VPCSecurityGroups"]
+        # moto expects objects here (Ref used to give the object itself); a Ref now gives the name
+        if isinstance(p.get("DBSubnetGroupName"), str):
+            p["DBSubnetGroupName"] = SimpleNamespace(name=p["DBSubnetGroupName"])
+        if p.get("DBSecurityGroups"):
+            p["DBSecurityGroups"] = [SimpleNamespace(name=g) if isinstance(g, str) else g
+                                     for g in p["DBSecurityGroups"]]
+        cloudformation_json = dict(cloudformation_json, Properties=p)
         return orig(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
     rds.DBInstance.create_from_cloudformation_json = classmethod(create)
 

@@ -12,6 +12,7 @@ import botocore.config
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "scripts" / "localaws"))
 REGION = "us-east-1"
 
 
