@@ -14,6 +14,7 @@ public struct FairflowCommand: AsyncParsableCommand {
         subcommands: [
             WhoamiCommand.self,
             DoctorCommand.self,
+            GenerateCommand.self,
         ]
     )
 
@@ -25,5 +26,6 @@ public enum Operations {
     public static let all: [any FairflowOperation.Type] = [
         Whoami.self,
         Doctor.self,
+        Generate.self,
     ]
 }
