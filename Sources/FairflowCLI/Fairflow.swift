@@ -15,6 +15,8 @@ public struct FairflowCommand: AsyncParsableCommand {
             WhoamiCommand.self,
             DoctorCommand.self,
             GenerateCommand.self,
+            DeployCommand.self,
+            DiffCommand.self,
         ]
     )
 
@@ -27,5 +29,7 @@ public enum Operations {
         Whoami.self,
         Doctor.self,
         Generate.self,
+        Deploy.self,
+        Diff.self,
     ]
 }
