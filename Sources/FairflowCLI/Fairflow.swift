@@ -17,6 +17,7 @@ public struct FairflowCommand: AsyncParsableCommand {
             GenerateCommand.self,
             DeployCommand.self,
             DiffCommand.self,
+            TeardownCommand.self,
         ]
     )
 
@@ -31,5 +32,6 @@ public enum Operations {
         Generate.self,
         Deploy.self,
         Diff.self,
+        Teardown.self,
     ]
 }

@@ -30,3 +30,25 @@ struct DiffCommand: AsyncParsableCommand {
         try await CommandRunner.run(Diff.self, input, globals: globals)
     }
 }
+
+struct TeardownCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "teardown", abstract: Teardown.summary)
+    @OptionGroup var globals: GlobalOptions
+    @Flag(name: .customLong("keep-logs"), help: "Keep the log groups and the task-logs bucket.")
+    var keepLogs = false
+    @Flag(name: .customLong("delete-secrets"), help: "Schedule the airflow-* secrets for deletion (7-day recovery window).")
+    var deleteSecrets = false
+    @Flag(name: .customLong("keep-snapshot"), help: "Keep the database's final snapshot.")
+    var keepSnapshot = false
+    @Flag(name: .customLong("retain-failed"), help: "After DELETE_FAILED, delete the stack again keeping the resources that failed.")
+    var retainFailed = false
+
+    func run() async throws {
+        var input = Teardown.Input()
+        input.keepLogs = keepLogs
+        input.deleteSecrets = deleteSecrets
+        input.keepSnapshot = keepSnapshot
+        input.retainFailed = retainFailed
+        try await CommandRunner.run(Teardown.self, input, globals: globals)
+    }
+}

@@ -6,11 +6,17 @@ public struct StackEventStream: Sendable {
     private var seen: Set<String> = []
     public init() {}
 
-    /// New events from one poll, oldest first.
+    /// New events from one poll (the API's order: newest first), returned oldest first. Events with the
+    /// same timestamp keep the API's relative order.
     public mutating func accept(_ batch: [StackEvent]) -> [StackEvent] {
-        let fresh = batch.filter { !seen.contains($0.eventId) }
-        for e in fresh { seen.insert(e.eventId) }
-        return fresh.sorted { $0.timestamp == $1.timestamp ? $0.eventId < $1.eventId : $0.timestamp < $1.timestamp }
+        var fresh: [StackEvent] = []
+        for e in batch.reversed() where !seen.contains(e.eventId) {
+            seen.insert(e.eventId)
+            fresh.append(e)
+        }
+        return fresh.enumerated().sorted { a, b in
+            a.element.timestamp == b.element.timestamp ? a.offset < b.offset : a.element.timestamp < b.element.timestamp
+        }.map(\.element)
     }
 }
 
