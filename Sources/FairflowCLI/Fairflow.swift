@@ -14,6 +14,10 @@ public struct FairflowCommand: AsyncParsableCommand {
         subcommands: [
             WhoamiCommand.self,
             DoctorCommand.self,
+            SecretsCommand.self,
+            LogsCommand.self,
+            ScaleCommand.self,
+            TasksCommand.self,
         ]
     )
 
@@ -25,5 +29,9 @@ public enum Operations {
     public static let all: [any FairflowOperation.Type] = [
         Whoami.self,
         Doctor.self,
+        SecretsInit.self, SecretsList.self, SecretsRotate.self,
+        LogsTail.self, LogsTask.self,
+        Scale.self, ScaleAuto.self,
+        TasksRun.self,
     ]
 }
