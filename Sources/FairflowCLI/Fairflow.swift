@@ -18,6 +18,10 @@ public struct FairflowCommand: AsyncParsableCommand {
             DeployCommand.self,
             DiffCommand.self,
             TeardownCommand.self,
+            SecretsCommand.self,
+            LogsCommand.self,
+            ScaleCommand.self,
+            TasksCommand.self,
         ]
     )
 
@@ -33,5 +37,9 @@ public enum Operations {
         Deploy.self,
         Diff.self,
         Teardown.self,
+        SecretsInit.self, SecretsList.self, SecretsRotate.self,
+        LogsTail.self, LogsTask.self,
+        Scale.self, ScaleAuto.self,
+        TasksRun.self,
     ]
 }
