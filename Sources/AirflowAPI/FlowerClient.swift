@@ -62,10 +62,12 @@ public struct FlowerClient: Sendable {
                                        action: action)
         let status = (try? RESTCore.decode([String: Bool].self, try await get("/api/workers", [("status", "1")], action: action),
                                            action: action)) ?? [:]
+        // Flower 2.2's worker info has no `active` list; its task events know what each worker is running.
+        let running = try await tasks(state: "STARTED", limit: 1000)
         return info.keys.sorted().map { name in
             let w = info[name] ?? .null
-            var active = 0
-            if case .array(let a)? = w["active"] { active = a.count }
+            var active = running.filter { $0.worker == name }.count
+            if case .array(let a)? = w["active"] { active = max(active, a.count) }
             var processed: Int?
             if case .object(let total)? = w["stats"]?["total"] {
                 processed = total.values.reduce(0) { acc, v in if case .number(let n) = v { return acc + Int(n) }; return acc }
