@@ -46,9 +46,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // 9. The binary and test support.
-        .executableTarget(name: "fairflow", dependencies: ["FairflowCLI"]),
-        .target(name: "FairflowTestSupport", dependencies: ["FairflowCore", "HTTPTransport"]),
+        .executableTarget(name: "fairflow", dependencies: ["FairflowCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(name: "FairflowTestSupport", dependencies: ["FairflowCore", "HTTPTransport"], linkerSettings: [.linkedFramework("XCTest", .when(platforms: [.macOS]))]),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
+        .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "FairflowTestSupport"]),
         .testTarget(name: "AWSCoreTests", dependencies: ["AWSCore", "AWSServices", "FairflowTestSupport"]),
         .testTarget(name: "FairflowTemplateTests", dependencies: ["FairflowTemplate", "FairflowTestSupport"]),
         .testTarget(name: "FairflowCLITests", dependencies: ["FairflowCLI", "FairflowTestSupport"]),

@@ -43,7 +43,8 @@ def main():
     bootstrap_calls = 3
     if not args.no_auth:
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(bootstrap_calls)
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    here = os.path.dirname(os.path.abspath(__file__))
+    proc = subprocess.Popen([sys.executable, os.path.join(here, "serve.py"), "-H", "127.0.0.1", "-p", str(port)],
                             env=env, stdout=sys.stderr, stderr=sys.stderr)
 
     def stop(*_):
