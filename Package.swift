@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "AWSCoreTests", dependencies: ["AWSCore", "AWSServices", "FairflowTestSupport"]),
         .testTarget(name: "FairflowTemplateTests", dependencies: ["FairflowTemplate", "FairflowTestSupport"]),
         .testTarget(name: "FairflowCLITests", dependencies: ["FairflowCLI", "FairflowTestSupport"]),
-        .testTarget(name: "AirflowAPITests", dependencies: ["AirflowAPI", "HTTPTransport"]),
+        .testTarget(name: "AirflowAPITests", dependencies: ["AirflowAPI", "HTTPTransport", "FairflowTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,7 +1,7 @@
 /// The ids closest to a mistyped one: small edit distance first, then those that contain it or it contains.
 public func closestIds(to wanted: String, among ids: [String], limit: Int = 3) -> [String] {
     let w = wanted.lowercased()
-    let threshold = max(2, w.count / 3)
+    let threshold = max(2, w.count / 4)
     let scored: [(String, Int)] = ids.compactMap { id in
         let l = id.lowercased()
         let d = editDistance(w, l)

@@ -14,6 +14,8 @@ public struct FairflowCommand: AsyncParsableCommand {
         subcommands: [
             WhoamiCommand.self,
             DoctorCommand.self,
+            DagsCommand.self,
+            FlowerCommand.self,
         ]
     )
 
@@ -25,5 +27,7 @@ public enum Operations {
     public static let all: [any FairflowOperation.Type] = [
         Whoami.self,
         Doctor.self,
+        DagsList.self, DagsErrors.self, DagsTrigger.self, DagsRuns.self, DagsState.self, DagsLogs.self,
+        DagsPause.self, DagsUnpause.self, DagsClear.self, FlowerWorkers.self, FlowerTasks.self,
     ]
 }

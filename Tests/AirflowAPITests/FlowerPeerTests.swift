@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import HTTPTransport
+import FairflowTestSupport
 @testable import AirflowAPI
 
 /// Against Redis + a Celery worker + Flower from scripts/lib/flower-peer.sh.

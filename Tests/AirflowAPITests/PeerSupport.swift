@@ -1,19 +1,8 @@
 import Foundation
 import XCTest
 import HTTPTransport
+import FairflowTestSupport
 @testable import AirflowAPI
-
-/// A peer's env var: skip the test when it is missing, unless FAIRFLOW_REQUIRE_PEERS=1 (then fail).
-func requirePeer(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-    let env = ProcessInfo.processInfo.environment
-    if let v = env[name], !v.isEmpty { return v }
-    if env["FAIRFLOW_REQUIRE_PEERS"] == "1" {
-        XCTFail("\(name) is not set but FAIRFLOW_REQUIRE_PEERS=1: start the peer with scripts/lib/airflow-peer.sh or flower-peer.sh",
-                file: file, line: line)
-        throw XCTSkip("\(name) missing")
-    }
-    throw XCTSkip("\(name) not set: start scripts/lib/airflow-peer.sh / flower-peer.sh and export its values")
-}
 
 /// One running Airflow from scripts/lib/airflow-peer.sh.
 struct AirflowPeer {
