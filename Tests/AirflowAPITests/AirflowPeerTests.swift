@@ -43,9 +43,12 @@ final class AirflowPeerTests: XCTestCase {
         XCTAssertNotNil(marker, "no marker line in log:\n\(log.suffix(2000))")
         XCTAssertTrue(marker?.contains(nonce) ?? false, String(marker ?? ""))
 
-        // The run is listed, newest first, and filterable by state.
-        let runs = try await client.runs("fairflow_ok", limit: 5, state: "success")
-        XCTAssertEqual(runs.first?.runId, run.runId)
+        // The run is listed, and filterable by state.
+        let runs = try await client.runs("fairflow_ok", limit: 100, state: "success")
+        XCTAssertTrue(runs.contains { $0.runId == run.runId }, "\(runs.map(\.runId))")
+        XCTAssertTrue(runs.allSatisfy { $0.state == "success" })
+        let failedRuns = try await client.runs("fairflow_ok", limit: 100, state: "failed")
+        XCTAssertFalse(failedRuns.contains { $0.runId == run.runId })
     }
 
     func testTriggerWaitFailureNamesTheTask_Airflow2() async throws { try await triggerWaitFailure(try AirflowPeer.get(2)) }
@@ -69,8 +72,6 @@ final class AirflowPeerTests: XCTestCase {
         XCTAssertEqual(cleared, ["boom"])
         let after = try await client.run("fairflow_fail", runId: run.runId)
         XCTAssertNotEqual(after.state, "failed")
-        // Leave nothing running for the other tests (the Airflow 2 peer runs one task at a time).
-        try await client.pause("fairflow_fail")
     }
 
     // MARK: DAGs
@@ -108,11 +109,11 @@ final class AirflowPeerTests: XCTestCase {
     func listDags(_ peer: AirflowPeer) async throws {
         let client = try await peer.connect()
         let all = try await client.listDags(DagFilter())
-        XCTAssertEqual(Set(all.map(\.dagId)), ["fairflow_ok", "fairflow_fail", "fairflow_idle"])
+        XCTAssertEqual(Set(all.map(\.dagId)), ["fairflow_ok", "fairflow_fail", "fairflow_idle", "fairflow_idle_cli", "fairflow_idle_list"])
         let tagged = try await client.listDags(DagFilter(tag: "fail")).map(\.dagId)
         XCTAssertEqual(tagged, ["fairflow_fail"])
         let owned = try await client.listDags(DagFilter(owner: "someone_else")).map(\.dagId)
-        XCTAssertEqual(owned, ["fairflow_idle"])
+        XCTAssertEqual(owned, ["fairflow_idle", "fairflow_idle_cli", "fairflow_idle_list"])
         let ok = try XCTUnwrap(all.first { $0.dagId == "fairflow_ok" })
         XCTAssertEqual(ok.owners, ["fairflow"])
         XCTAssertEqual(Set(ok.tags), ["fairflow", "ok"])
@@ -188,7 +189,7 @@ final class AirflowPeerTests: XCTestCase {
         let client = try await peer.connect(url: proxy.url, retry: retry)
         XCTAssertEqual(client.apiVersion, peer.major == 2 ? .v1 : .v2)
         let dags = try await client.listDags(DagFilter(tag: "fairflow"))
-        XCTAssertEqual(dags.count, 3)
+        XCTAssertEqual(dags.count, 5)
         XCTAssertEqual(proxy.faulted, 2)
         XCTAssertGreaterThan(proxy.forwarded, 1)
 

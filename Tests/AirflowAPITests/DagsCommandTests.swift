@@ -46,8 +46,6 @@ final class DagsCommandTests: XCTestCase {
         XCTAssertTrue(failed.stdout.contains("\tfailed\t"), failed.stdout)
         XCTAssertTrue(failed.stdout.contains("failed: boom"), failed.stdout)
         XCTAssertTrue(failed.stderr.contains("failed task boom"), failed.stderr)
-        let pause = try fairflow(["dags", "pause", "fairflow_fail"], environment: e)
-        XCTAssertEqual(pause.status, 0, pause.stderr)
     }
 
     func testErrorsExitCodes_Airflow2() async throws { try errorsExitCodes(try AirflowPeer.get(2)) }
@@ -74,8 +72,8 @@ final class DagsCommandTests: XCTestCase {
         XCTAssertEqual(unknown.status, 1, unknown.stderr)
         XCTAssertTrue(unknown.stderr.contains("did you mean 'fairflow_ok'"), unknown.stderr)
 
-        _ = try fairflow(["dags", "pause", "fairflow_idle"], environment: env(peer))
-        let paused = try fairflow(["dags", "trigger", "fairflow_idle"], environment: env(peer))
+        _ = try fairflow(["dags", "pause", "fairflow_idle_cli"], environment: env(peer))
+        let paused = try fairflow(["dags", "trigger", "fairflow_idle_cli"], environment: env(peer))
         XCTAssertEqual(paused.status, 1, paused.stderr)
         XCTAssertTrue(paused.stderr.contains("--unpause"), paused.stderr)
 
@@ -89,18 +87,21 @@ final class DagsCommandTests: XCTestCase {
 
     func listing(_ peer: AirflowPeer) throws {
         let e = env(peer)
-        let unpause = try fairflow(["dags", "unpause", "fairflow_idle"], environment: e)
+        let unpause = try fairflow(["dags", "unpause", "fairflow_idle_list"], environment: e)
         XCTAssertEqual(unpause.status, 0, unpause.stderr)
-        XCTAssertEqual(unpause.stdout, "fairflow_idle\tno\n")
-        let active = try fairflow(["dags", "list", "--active", "--owner", "someone_else"], environment: e)
+        XCTAssertEqual(unpause.stdout, "fairflow_idle_list\tno\n")
+        let active = try fairflow(["dags", "list", "--active", "--tag", "idle_list", "--owner", "someone_else"], environment: e)
         XCTAssertEqual(active.status, 0, active.stderr)
-        XCTAssertTrue(active.stdout.hasPrefix("fairflow_idle\tno\tsomeone_else\t"), active.stdout)
-        let pause = try fairflow(["dags", "pause", "fairflow_idle"], environment: e)
-        XCTAssertEqual(pause.stdout, "fairflow_idle\tyes\n")
+        XCTAssertTrue(active.stdout.hasPrefix("fairflow_idle_list\tno\tsomeone_else\t-\t-\tno\n"), active.stdout)
+        let pause = try fairflow(["dags", "pause", "fairflow_idle_list"], environment: e)
+        XCTAssertEqual(pause.stdout, "fairflow_idle_list\tyes\n")
+        let none = try fairflow(["dags", "list", "--active", "--tag", "idle_list"], environment: e)
+        XCTAssertEqual(none.status, 0, none.stderr)
+        XCTAssertEqual(none.stdout, "", "no results is empty output and exit 0")
         let pausedOnly = try fairflow(["dags", "list", "--paused", "--output", "json"], environment: e)
         let json = try JSONSerialization.jsonObject(with: Data(pausedOnly.stdout.utf8)) as? [String: Any]
         let ids = (json?["dags"] as? [[String: Any]])?.compactMap { $0["dagId"] as? String } ?? []
-        XCTAssertTrue(ids.contains("fairflow_idle"), pausedOnly.stdout)
+        XCTAssertTrue(ids.contains("fairflow_idle_list"), pausedOnly.stdout)
         XCTAssertEqual(json?["importErrors"] as? Int, 1)
 
         let errors = try fairflow(["dags", "errors"], environment: e)

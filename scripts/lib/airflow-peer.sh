@@ -12,6 +12,7 @@
 #         FAIRFLOW_CACHE         (venvs live in $FAIRFLOW_CACHE/venv-airflow-<version>; default ~/.cache/fairflow)
 #         AIRFLOW_PEER_DAGS      (default Tests/Fixtures/dags of this repo)
 #         AIRFLOW_PEER_TIMEOUT   (seconds to wait for health + parsed DAGs, default 180)
+#         AIRFLOW_PEER_WAIT_DAGS (how many DAGs tagged "fairflow" must be parsed before READY, default 5)
 #
 # Airflow 2: webserver + scheduler, SequentialExecutor, basic-auth API backend (/api/v1).
 # Airflow 3: api-server + scheduler + dag-processor, LocalExecutor, simple auth manager (/api/v2, JWT).
@@ -24,6 +25,7 @@ CACHE=${FAIRFLOW_CACHE:-$HOME/.cache/fairflow}
 VERSIONS=${AIRFLOW_PEER_VERSIONS:-2.11.2 3.3.2}
 DAGS=${AIRFLOW_PEER_DAGS:-$repo/Tests/Fixtures/dags}
 TIMEOUT=${AIRFLOW_PEER_TIMEOUT:-180}
+WAIT_DAGS=${AIRFLOW_PEER_WAIT_DAGS:-5}   # DAGs tagged "fairflow" in Tests/Fixtures/dags
 RUNS=$CACHE/run
 say() { echo "[airflow-peer] $*" >&2; }
 now() { date +%s.%N; }
@@ -42,7 +44,7 @@ install_one() {
   if [ -x "$venv/bin/airflow" ] && [ "$(cat "$venv/.fairflow-installed" 2>/dev/null)" = "$want" ]; then
     exec 9>&-; return 0
   fi
-  t0=$(now); say "installing apache-airflow==$v into $venv (about 20-45 s)"
+  t0=$(now); say "installing apache-airflow==$v into $venv (20 s quiet, up to 3 min on a loaded machine)"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >&2
@@ -99,7 +101,7 @@ daemon() {  # home name cmd...: its own process group, so stop takes its childre
 # JSON field check with the system python: prints the value of a Python expression over `j`.
 jq_py() { python3 -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null; }
 
-wait_up() {  # version port: health OK, then the three test DAGs and the broken file's import error listed
+wait_up() {  # version port: health OK, then the test DAGs (AIRFLOW_PEER_WAIT_DAGS) and the broken file's import error listed
   local v=$1 base=http://127.0.0.1:$2 deadline=$(( $(date +%s) + TIMEOUT )) api auth tok n e
   if [ "${v%%.*}" = 2 ]; then
     api=$base/api/v1
@@ -116,7 +118,7 @@ wait_up() {  # version port: health OK, then the three test DAGs and the broken 
       -d "{\"username\":\"$USER_NAME\",\"password\":\"$PASSWORD\"}" "$base/auth/token" | jq_py 'j["access_token"]') || return 1
     auth=(-H "Authorization: Bearer $tok")
   fi
-  until n=$(curl -sf "${auth[@]}" "$api/dags?tags=fairflow&limit=1" | jq_py 'j["total_entries"]') && [ "${n:-0}" -ge 3 ] &&
+  until n=$(curl -sf "${auth[@]}" "$api/dags?tags=fairflow&limit=1" | jq_py 'j["total_entries"]') && [ "${n:-0}" -ge "$WAIT_DAGS" ] &&
         e=$(curl -sf "${auth[@]}" "$api/importErrors?limit=1" | jq_py 'j["total_entries"]') && [ "${e:-0}" -ge 1 ]; do
     [ "$(date +%s)" -lt "$deadline" ] || { say "$v: DAGs not parsed in time (dags=${n:-?} errors=${e:-?})"; return 1; }
     sleep 0.5

@@ -2,8 +2,9 @@
 
 fairflow_ok    prints FAIRFLOW_MARKER and the conf it received, then succeeds.
 fairflow_fail  prints a line, then fails in task `boom` (after `prepare` succeeded).
-fairflow_idle  does nothing; tests pause/unpause it and check that a paused DAG is refused.
-All three start paused (Airflow's default), so the tests exercise unpausing too.
+fairflow_idle, fairflow_idle_cli, fairflow_idle_list  do nothing; each is paused/unpaused by one test only
+               (so tests may run in parallel), and a paused one must be refused by `trigger`.
+All start paused (Airflow's default), so the tests exercise unpausing too. Tests never pause ok/fail.
 """
 import pendulum
 
@@ -30,6 +31,7 @@ with DAG("fairflow_fail", schedule=None, start_date=START, catchup=False, tags=[
     boom = BashOperator(task_id="boom", bash_command='echo "FAIRFLOW_MARKER about to fail"; exit 3')
     prepare >> boom
 
-with DAG("fairflow_idle", schedule=None, start_date=START, catchup=False, tags=["fairflow"],
-         default_args={"owner": "someone_else"}):
-    BashOperator(task_id="noop", bash_command="true")
+for dag_id, tag in [("fairflow_idle", "idle"), ("fairflow_idle_cli", "idle_cli"), ("fairflow_idle_list", "idle_list")]:
+    with DAG(dag_id, schedule=None, start_date=START, catchup=False, tags=["fairflow", tag],
+             default_args={"owner": "someone_else"}):
+        BashOperator(task_id="noop", bash_command="true")
