@@ -66,6 +66,7 @@ free_port() {
 airflow_env() {  # version home port
   local v=$1 home=$2 port=$3 base=http://127.0.0.1:$3
   export AIRFLOW_HOME=$home PATH=$(venv_of "$v")/bin:$PATH   # SequentialExecutor runs `airflow` from PATH
+  export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the repo's DAG folder (the venv is compiled at install)
   export AIRFLOW__CORE__DAGS_FOLDER=$DAGS AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=2
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$home/airflow.db
   export AIRFLOW__LOGGING__BASE_LOG_FOLDER=$home/logs
@@ -164,9 +165,19 @@ stop_dir() {  # TERM each process group we started, KILL after 30 s
   done
 }
 
+# Old run dirs (logs, SQLite) of instances that are gone: keep the newest 3 for post-mortems.
+prune_runs() {
+  local d n=0
+  for d in $(ls -1dt "$RUNS"/airflow.* 2>/dev/null); do
+    [ -f "$d/serve.pid" ] && kill -0 "$(cat "$d/serve.pid")" 2>/dev/null && continue
+    n=$((n + 1)); [ "$n" -gt 3 ] && rm -rf "$d"
+  done
+  return 0
+}
+
 serve() {
   local t0 v pids=() ok=1
-  t0=$(now); mkdir -p "$RUNS"
+  t0=$(now); mkdir -p "$RUNS"; prune_runs
   STATE=$(mktemp -d "$RUNS/airflow.XXXXXX"); echo $$ >"$STATE/serve.pid"
   USER_NAME=admin
   PASSWORD=fairflow-$(python3 -c 'import secrets; print(secrets.token_hex(8))')

@@ -60,10 +60,20 @@ stop_dir() {
   done
 }
 
+# Old run dirs (logs, SQLite) of instances that are gone: keep the newest 3 for post-mortems.
+prune_runs() {
+  local d n=0
+  for d in $(ls -1dt "$RUNS"/flower.* 2>/dev/null); do
+    [ -f "$d/serve.pid" ] && kill -0 "$(cat "$d/serve.pid")" 2>/dev/null && continue
+    n=$((n + 1)); [ "$n" -gt 3 ] && rm -rf "$d"
+  done
+  return 0
+}
+
 serve() {
   local t0 redis_port port user=fairflow password deadline
   t0=$(now); install
-  mkdir -p "$RUNS"; STATE=$(mktemp -d "$RUNS/flower.XXXXXX"); mkdir -p "$STATE/pids"; echo $$ >"$STATE/serve.pid"
+  mkdir -p "$RUNS"; prune_runs; STATE=$(mktemp -d "$RUNS/flower.XXXXXX"); mkdir -p "$STATE/pids"; echo $$ >"$STATE/serve.pid"
   stopping=0
   cleanup() { [ "$stopping" = 1 ] && return; stopping=1; say "stopping"; stop_dir "$STATE"; say "stopped"; }
   trap 'cleanup; exit 0' TERM INT
@@ -76,7 +86,7 @@ serve() {
     [ "$(date +%s)" -lt "$deadline" ] || { say "redis did not start"; tail "$STATE/redis.log" >&2; exit 1; }
     sleep 0.1
   done
-  export FFTASKS_REDIS_URL=redis://127.0.0.1:$redis_port PYTHONPATH=$APP_DIR
+  export FFTASKS_REDIS_URL=redis://127.0.0.1:$redis_port PYTHONPATH=$APP_DIR PYTHONDONTWRITEBYTECODE=1
   cd "$STATE"
   daemon worker "$VENV/bin/celery" -A fftasks worker -n w1@%h --concurrency=2 --loglevel=INFO
   daemon flower "$VENV/bin/celery" -A fftasks flower --address=127.0.0.1 --port="$port" \
