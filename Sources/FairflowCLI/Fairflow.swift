@@ -14,6 +14,10 @@ public struct FairflowCommand: AsyncParsableCommand {
         subcommands: [
             WhoamiCommand.self,
             DoctorCommand.self,
+            GenerateCommand.self,
+            DeployCommand.self,
+            DiffCommand.self,
+            TeardownCommand.self,
             DagsCommand.self,
             FlowerCommand.self,
         ]
@@ -27,6 +31,10 @@ public enum Operations {
     public static let all: [any FairflowOperation.Type] = [
         Whoami.self,
         Doctor.self,
+        Generate.self,
+        Deploy.self,
+        Diff.self,
+        Teardown.self,
         DagsList.self, DagsErrors.self, DagsTrigger.self, DagsRuns.self, DagsState.self, DagsLogs.self,
         DagsPause.self, DagsUnpause.self, DagsClear.self, FlowerWorkers.self, FlowerTasks.self,
     ]

@@ -66,7 +66,8 @@ public struct EnvFile: Sendable, Equatable {
             var rest = body[body.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             var value: String
             var comment: String?
-            if let q = rest.first, q == "\"" || q == "'" {
+            let quoted = rest.first == "\"" || rest.first == "'"
+            if let q = rest.first, quoted {
                 rest.removeFirst()
                 guard let close = rest.firstIndex(of: q) else {
                     throw EnvFileError(path: path, line: n, reason: "the value of \(key) opens a \(q) quote that is never closed")
@@ -85,7 +86,7 @@ public struct EnvFile: Sendable, Equatable {
             } else {
                 value = rest
             }
-            if value.contains(" ") && !value.isEmpty && !(rest.first == "\"" || rest.first == "'") {
+            if value.contains(" ") && !quoted {
                 // The seed's users load the file with `export $(xargs < file)`: a bare space breaks that.
                 throw EnvFileError(path: path, line: n, reason: "the value of \(key) contains a space — quote it or remove the space")
             }

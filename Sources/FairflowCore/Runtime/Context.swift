@@ -27,6 +27,8 @@ public final class Context: @unchecked Sendable {
     /// Dry run: AWS clients refuse mutating calls.
     public var readOnly = false
     public var callObserver: (@Sendable (AWSCallRecord) -> Void)?
+    /// Set by the runbook runner: makes `idempotencyToken(_:)` deterministic per step.
+    public var idempotencySeed: String?
     private let lock = NSLock()
     private var _env: EnvFile??
     private var _aws: AWSClient?
@@ -112,5 +114,41 @@ public final class Context: @unchecked Sendable {
     public func endpointDescription(for service: AWSService) -> String {
         guard let r = try? region() else { return "?" }
         return endpoints().endpoint(for: service, region: r).url.absoluteString
+    }
+}
+
+import Crypto
+
+extension Context {
+    /// An idempotency token for one logical create. Inside a runbook step the runner sets
+    /// `idempotencySeed` (run id + step id), so a resumed step sends the same tokens again and AWS
+    /// answers with what the first attempt made instead of making a second one.
+    public func idempotencyToken(_ purpose: String) -> String {
+        guard let seed = idempotencySeed else { return UUID().uuidString }
+        let digest = Array(SHA256.hash(data: Data("\(seed)|\(purpose)".utf8)))
+        var b = Array(digest.prefix(16))
+        b[6] = (b[6] & 0x0F) | 0x50  // version 5-style, variant RFC 4122
+        b[8] = (b[8] & 0x3F) | 0x80
+        let hex = b.map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.joined(separator: "-")
+    }
+
+    /// Asks before a destructive step: `--yes` answers; without a TTY it is a usage error (exit 64),
+    /// never a hang. `typed` makes the user type that word (teardown types the stack name).
+    public func confirm(_ question: String, typed: String? = nil) throws {
+        if settings.yes { return }
+        guard isatty(STDIN_FILENO) == 1, terminal.stderrIsTTY else {
+            throw FairflowError.usage("confirmation needed", why: "\(question) — and there is no terminal to ask on",
+                                      fix: "pass --yes to confirm")
+        }
+        if let word = typed {
+            terminal.writeErr("\(question)\nType \(word) to confirm: ")
+        } else {
+            terminal.writeErr("\(question) [y/N] ")
+        }
+        let answer = (readLine() ?? "").trimmingCharacters(in: .whitespaces)
+        let ok = typed.map { answer == $0 } ?? ["y", "yes"].contains(answer.lowercased())
+        if !ok { throw FairflowError("cancelled", why: "not confirmed", status: .usage) }
     }
 }
