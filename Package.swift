@@ -54,6 +54,7 @@ let package = Package(
         .testTarget(name: "FairflowTemplateTests", dependencies: ["FairflowTemplate", "FairflowTestSupport"]),
         .testTarget(name: "FairflowCLITests", dependencies: ["FairflowCLI", "FairflowTestSupport"]),
         .testTarget(name: "StackTests", dependencies: ["FairflowCore", "FairflowTestSupport"]),
+        .testTarget(name: "AirflowAPITests", dependencies: ["AirflowAPI", "HTTPTransport", "FairflowTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

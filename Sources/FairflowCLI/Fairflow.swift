@@ -22,6 +22,8 @@ public struct FairflowCommand: AsyncParsableCommand {
             LogsCommand.self,
             ScaleCommand.self,
             TasksCommand.self,
+            DagsCommand.self,
+            FlowerCommand.self,
         ]
     )
 
@@ -41,5 +43,7 @@ public enum Operations {
         LogsTail.self, LogsTask.self,
         Scale.self, ScaleAuto.self,
         TasksRun.self,
+        DagsList.self, DagsErrors.self, DagsTrigger.self, DagsRuns.self, DagsState.self, DagsLogs.self,
+        DagsPause.self, DagsUnpause.self, DagsClear.self, FlowerWorkers.self, FlowerTasks.self,
     ]
 }
