@@ -32,7 +32,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "AWSServices", dependencies: ["AWSCore"]),
+        .target(name: "AWSServices", dependencies: ["AWSCore", .product(name: "Crypto", package: "swift-crypto")]),
         // 5. Airflow's REST API, v1 and v2 behind one protocol.
         .target(name: "AirflowAPI", dependencies: ["HTTPTransport"]),
         // 6. The template generator (pure) and the operations.
@@ -50,9 +50,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // 9. The binary and test support.
-        .executableTarget(name: "fairflow", dependencies: ["FairflowCLI"]),
-        .target(name: "FairflowTestSupport", dependencies: ["FairflowCore", "HTTPTransport"]),
+        .executableTarget(name: "fairflow", dependencies: ["FairflowCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(name: "FairflowTestSupport", dependencies: ["FairflowCore", "HTTPTransport"], linkerSettings: [.linkedFramework("XCTest", .when(platforms: [.macOS]))]),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
+        .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "FairflowTestSupport"]),
         .testTarget(name: "AWSCoreTests", dependencies: ["AWSCore", "AWSServices", "FairflowTestSupport"]),
         .testTarget(name: "FairflowTemplateTests", dependencies: ["FairflowTemplate", "FairflowTestSupport"]),
         .testTarget(name: "FairflowCLITests", dependencies: ["FairflowCLI", "FairflowTestSupport"]),

@@ -1,24 +1,46 @@
-"""Start moto's server on a free loopback port with signature checking on and a known test user.
+"""fairflow's local AWS: moto's server, extended in-process, on a free loopback port.
 
-Contract (other scripts and the Swift test launcher read it): KEY=VALUE lines on stdout, then READY.
+Imports moto, applies fairflow's extensions (moto_ext), then runs moto.server.main in this process.
+Signature checking is on by default, with a known test user.
+
+Contract (other scripts and the Swift test launcher read it): KEY=VALUE lines on stdout, then READY:
+  [FAULT_PROXY_ENDPOINT=...]  (with --fault-proxy)
+  LOCAL_AWS_ENDPOINT=http://127.0.0.1:PORT
+  LOCAL_AWS_PID=...
+  AWS_ACCESS_KEY_ID=...
+  AWS_SECRET_ACCESS_KEY=...
+  READY
+Serves until SIGTERM/SIGINT. The server log goes to stderr (or --log FILE).
 """
 import argparse
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
 TEST_USER = "fairflow-test"
+BOOTSTRAP_CALLS = 3
 
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_is_free(port) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 def call(endpoint, params):
@@ -32,58 +54,75 @@ def call(endpoint, params):
         return r.read().decode()
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--no-auth", action="store_true")
-    args = ap.parse_args()
-    port = args.port or free_port()
+def fail(msg):
+    print(f"local-aws: {msg}", file=sys.stderr, flush=True)
+    os._exit(1)
+
+
+def bootstrap(args, port):
+    """Runs beside the server: wait for the port, create the test user, print the contract."""
     endpoint = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    bootstrap_calls = 3
-    if not args.no_auth:
-        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(bootstrap_calls)
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            env=env, stdout=sys.stderr, stderr=sys.stderr)
-
-    def stop(*_):
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     deadline = time.time() + 30
     while True:
-        if proc.poll() is not None:
-            print(f"local-aws: moto exited with {proc.returncode}", file=sys.stderr)
-            sys.exit(1)
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 break
         except OSError:
             if time.time() > deadline:
-                print("local-aws: moto did not start within 30 s", file=sys.stderr)
-                stop()
+                fail("moto did not start listening within 30 s — see the log above")
             time.sleep(0.05)
     key_id, secret = "testing", "testing"
-    if not args.no_auth:
-        call(endpoint, {"Action": "CreateUser", "UserName": TEST_USER, "Version": "2010-05-08"})
-        policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
-        call(endpoint, {"Action": "PutUserPolicy", "UserName": TEST_USER, "PolicyName": "admin",
-                        "PolicyDocument": policy, "Version": "2010-05-08"})
-        body = call(endpoint, {"Action": "CreateAccessKey", "UserName": TEST_USER, "Version": "2010-05-08"})
-        key_id = body.split("<AccessKeyId>")[1].split("<")[0]
-        secret = body.split("<SecretAccessKey>")[1].split("<")[0]
+    try:
+        if not args.no_auth:
+            call(endpoint, {"Action": "CreateUser", "UserName": TEST_USER, "Version": "2010-05-08"})
+            policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+            call(endpoint, {"Action": "PutUserPolicy", "UserName": TEST_USER, "PolicyName": "admin",
+                            "PolicyDocument": policy, "Version": "2010-05-08"})
+            body = call(endpoint, {"Action": "CreateAccessKey", "UserName": TEST_USER, "Version": "2010-05-08"})
+            key_id = body.split("<AccessKeyId>")[1].split("<")[0]
+            secret = body.split("<SecretAccessKey>")[1].split("<")[0]
+    except Exception as e:  # noqa: BLE001 - any failure here means the server is unusable
+        fail(f"creating the test user failed: {e} — is another server answering on port {port}?")
+    if args.fault_proxy:
+        import fault_proxy
+        proxy = fault_proxy.start(endpoint)
+        print(f"FAULT_PROXY_ENDPOINT={proxy.endpoint}")
     print(f"LOCAL_AWS_ENDPOINT={endpoint}")
     print(f"LOCAL_AWS_PID={os.getpid()}")
     print(f"AWS_ACCESS_KEY_ID={key_id}")
     print(f"AWS_SECRET_ACCESS_KEY={secret}")
     print("READY", flush=True)
-    proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description="fairflow's local AWS (moto, extended)")
+    ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    ap.add_argument("--no-auth", action="store_true", help="do not check signatures")
+    ap.add_argument("--fault-proxy", action="store_true",
+                    help="also start the fault-injecting proxy in front of moto; prints FAULT_PROXY_ENDPOINT")
+    ap.add_argument("--plain", action="store_true", help="plain moto: apply none of fairflow's extensions")
+    ap.add_argument("--log", help="write the server log to this file instead of stderr")
+    args = ap.parse_args()
+    if args.log:
+        fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 2)
+        sys.stderr = os.fdopen(2, "w", buffering=1)
+    port = args.port or free_port()
+    if not port_is_free(port):
+        fail(f"port {port} on 127.0.0.1 is in use — pick another --port or omit it for a free one")
+    if not args.no_auth:
+        os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(BOOTSTRAP_CALLS)
+    from moto import settings
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = BOOTSTRAP_CALLS if not args.no_auth else float("inf")
+    if not args.plain:
+        import moto_ext
+        try:
+            moto_ext.apply()
+        except Exception as e:  # noqa: BLE001
+            fail(f"extending moto failed: {e}")
+    import moto.server
+    threading.Thread(target=bootstrap, args=(args, port), daemon=True).start()
+    moto.server.main(["-H", "127.0.0.1", "-p", str(port)])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,31 @@
+import ArgumentParser
+import FairflowCore
+
+/// The command tree. Add a command here and its operation to `Operations.all`.
+public struct FairflowCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "fairflow",
+        abstract: "Deploy and operate a highly available Airflow on AWS.",
+        discussion: """
+        Exit codes: 0 ok (also "no results"), 1 operation failed, 3 a check found a problem,
+        4 credentials or auth failed, 64 usage or bad input, 130 interrupted.
+        """,
+        version: FairflowCore.version,
+        subcommands: [
+            WhoamiCommand.self,
+            DoctorCommand.self,
+            GenerateCommand.self,
+        ]
+    )
+
+    public init() {}
+}
+
+/// Every operation, registered once for runbooks.
+public enum Operations {
+    public static let all: [any FairflowOperation.Type] = [
+        Whoami.self,
+        Doctor.self,
+        Generate.self,
+    ]
+}

@@ -1,1 +1,0 @@
-// FairflowCore: see Package.swift for its place in the dependency order.

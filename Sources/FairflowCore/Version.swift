@@ -1,0 +1,3 @@
+import AWSCore
+
+public let version = FairflowVersion.current

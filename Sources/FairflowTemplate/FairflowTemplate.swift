@@ -1,1 +1,0 @@
-// FairflowTemplate: see Package.swift for its place in the dependency order.

@@ -1,2 +1,0 @@
-// FairflowTestSupport: see Package.swift for its place in the dependency order.
-import FairflowCore

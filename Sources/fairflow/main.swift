@@ -1,1 +1,0 @@
-@main struct FairflowMain { static func main() async { } }

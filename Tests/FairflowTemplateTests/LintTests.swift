@@ -1,0 +1,40 @@
+import Foundation
+import XCTest
+@testable import FairflowTemplate
+
+/// cfn-lint must report nothing (0 errors, 0 warnings) in every mode, JSON and YAML.
+final class LintTests: XCTestCase {
+    func testCfnLintCleanInEveryMode() throws {
+        let cfnLint = try requireTool("cfn-lint")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fairflow-lint-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let files = try Modes.write(to: dir) + Modes.write(to: dir, format: .yaml)
+        // One cfn-lint run over all files (it starts slowly); its output names each file and rule.
+        let result = try runTool(cfnLint, ["--regions", "us-east-1", "--format", "parseable", "--"] + files.map { $0.1.path })
+        XCTAssertEqual(result.status, 0, "cfn-lint findings:\n\(result.output)")
+        XCTAssertEqual(result.output.trimmingCharacters(in: .whitespacesAndNewlines), "", "cfn-lint findings:\n\(result.output)")
+    }
+
+    /// Makes the lint test able to fail: a template with the seed's EfsVolumeConfiguration spelling.
+    func testCfnLintCatchesTheSeedSpelling() throws {
+        let cfnLint = try requireTool("cfn-lint")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fairflow-lint-bad-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let bad = try TemplateGenerator.render(Modes.base()).replacingOccurrences(of: "EFSVolumeConfiguration", with: "EfsVolumeConfiguration")
+        let url = dir.appendingPathComponent("bad.json")
+        try bad.write(to: url, atomically: true, encoding: .utf8)
+        let result = try runTool(cfnLint, ["--regions", "us-east-1", "--format", "parseable", "--", url.path])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("E3002"), result.output)
+    }
+
+    /// Writes the templates for scripts/lib/lint-templates.sh and manual runs when asked.
+    func testDumpTemplatesWhenAsked() throws {
+        guard let dir = ProcessInfo.processInfo.environment["FAIRFLOW_TEMPLATE_DUMP_DIR"] else {
+            throw XCTSkip("set FAIRFLOW_TEMPLATE_DUMP_DIR to write every mode's template")
+        }
+        let files = try Modes.write(to: URL(fileURLWithPath: dir))
+        XCTAssertEqual(files.count, Modes.all.count)
+    }
+}

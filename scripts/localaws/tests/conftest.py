@@ -1,0 +1,90 @@
+"""Fixtures: real peers on 127.0.0.1 started through the project's own scripts (KEY=VALUE ... READY)."""
+import os
+import pathlib
+import queue
+import threading
+import subprocess
+import sys
+import time
+
+import boto3
+import botocore.config
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "scripts" / "localaws"))
+REGION = "us-east-1"
+
+
+class Peer:
+    """A process that prints KEY=VALUE lines then READY; stops on SIGTERM."""
+
+    def __init__(self, argv, env=None, timeout=60):
+        self.log_path = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"localaws-peer-{os.getpid()}-{time.time_ns()}.log"
+        self.log = open(self.log_path, "w+")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env={**os.environ, **(env or {})}, cwd=str(ROOT))
+        self.values = {}
+        lines = queue.Queue()
+
+        def pump():
+            for line in self.proc.stdout:
+                lines.put(line)
+            lines.put(None)
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.time() + timeout
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.time()))
+            except queue.Empty:
+                self.stop()
+                raise RuntimeError(f"{argv[0]} did not print READY within {timeout} s; log: {self.server_log()}")
+            if line is None:
+                self.proc.wait(5)
+                raise RuntimeError(f"{argv[0]} exited ({self.proc.returncode}) before READY: {self.server_log()}")
+            line = line.strip()
+            if line == "READY":
+                break
+            if "=" in line:
+                k, v = line.split("=", 1)
+                self.values[k] = v
+
+    def server_log(self):
+        self.log.flush()
+        return self.log_path.read_text()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __getitem__(self, k):
+        return self.values[k]
+
+
+def client_factory(endpoint, key, secret, retries=None):
+    session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION)
+    cfg = botocore.config.Config(retries=retries or {"total_max_attempts": 1, "mode": "standard"},
+                                 connect_timeout=5, read_timeout=60)
+
+    def make(service, **kw):
+        return session.client(service, endpoint_url=endpoint, config=kw.pop("config", cfg), **kw)
+    return make
+
+
+@pytest.fixture(scope="session")
+def local_aws():
+    peer = Peer([str(ROOT / "scripts" / "local-aws")])
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
+def aws(local_aws):
+    """boto3 client maker against the local AWS, signed with the test user's key (no retries)."""
+    return client_factory(local_aws["LOCAL_AWS_ENDPOINT"], local_aws["AWS_ACCESS_KEY_ID"],
+                          local_aws["AWS_SECRET_ACCESS_KEY"])
