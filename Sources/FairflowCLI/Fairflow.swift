@@ -15,6 +15,8 @@ public struct FairflowCommand: AsyncParsableCommand {
             WhoamiCommand.self,
             DoctorCommand.self,
             GenerateCommand.self,
+            DbCommand.self,
+            EfsCommand.self,
         ]
     )
 
@@ -27,5 +29,8 @@ public enum Operations {
         Whoami.self,
         Doctor.self,
         Generate.self,
+        DbCheck.self,
+        DbTunnel.self,
+        EfsLs.self,
     ]
 }
