@@ -58,7 +58,8 @@ let package = Package(
         .testTarget(name: "FairflowTemplateTests", dependencies: ["FairflowTemplate", "FairflowTestSupport"]),
         .testTarget(name: "FairflowCLITests", dependencies: ["FairflowCLI", "FairflowTestSupport"]),
         .testTarget(name: "SSHTransportTests", dependencies: ["SSHTransport"]),
-        .testTarget(name: "MetadataDBTests", dependencies: ["MetadataDB"]),
+        .testTarget(name: "MetadataDBTests", dependencies: ["MetadataDB"], exclude: ["Fixtures"]),
+        .testTarget(name: "BastionTests", dependencies: ["FairflowCore", "MetadataDB", "SSHTransport", "FairflowTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

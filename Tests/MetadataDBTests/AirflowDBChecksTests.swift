@@ -13,21 +13,16 @@ func requirePeer(_ name: String, file: StaticString = #filePath, line: UInt = #l
 /// The tables the checks read, with Airflow's MySQL column types (UtcDateTime is TIMESTAMP(6) there).
 /// `MetadataDBFixture.airflowSchema` loads them into a fresh database per test.
 enum MetadataDBFixture {
-    static let airflowSchema = """
-    CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));
-    CREATE TABLE dag (dag_id VARCHAR(250) NOT NULL, is_paused BOOL, is_stale BOOL, last_parsed_time TIMESTAMP(6) NULL,
-      fileloc VARCHAR(2000), bundle_name VARCHAR(250), PRIMARY KEY (dag_id));
-    CREATE TABLE dag_run (id INTEGER NOT NULL AUTO_INCREMENT, dag_id VARCHAR(250) NOT NULL, run_id VARCHAR(250) NOT NULL,
-      state VARCHAR(50), logical_date TIMESTAMP(6) NULL, start_date TIMESTAMP(6) NULL, end_date TIMESTAMP(6) NULL,
-      PRIMARY KEY (id), UNIQUE KEY dag_run_dag_id_run_id_key (dag_id, run_id));
-    CREATE TABLE task_instance (id VARCHAR(36) NOT NULL, task_id VARCHAR(250) NOT NULL, dag_id VARCHAR(250) NOT NULL,
-      run_id VARCHAR(250) NOT NULL, map_index INTEGER NOT NULL DEFAULT -1, start_date TIMESTAMP(6) NULL,
-      end_date TIMESTAMP(6) NULL, state VARCHAR(20), hostname VARCHAR(1000), queued_dttm TIMESTAMP(6) NULL,
-      updated_at TIMESTAMP(6) NULL, PRIMARY KEY (id), UNIQUE KEY ti_dag_run_task (dag_id, run_id, task_id, map_index));
-    CREATE TABLE job (id INTEGER NOT NULL AUTO_INCREMENT, dag_id VARCHAR(250), state VARCHAR(20), job_type VARCHAR(30),
-      start_date TIMESTAMP(6) NULL, end_date TIMESTAMP(6) NULL, latest_heartbeat TIMESTAMP(6) NULL,
-      executor_class VARCHAR(500), hostname VARCHAR(500), unixname VARCHAR(1000), PRIMARY KEY (id));
-    """
+    static let airflowSchema: String = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/airflow-schema.sql")
+        return try! String(contentsOf: url, encoding: .utf8)
+    }()
+
+    /// The schema's statements, comments dropped.
+    static var statements: [String] {
+        airflowSchema.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n")
+            .components(separatedBy: ";\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    }
 }
 
 final class AirflowRevisionsTests: XCTestCase {
@@ -68,9 +63,7 @@ final class AirflowDBChecksPeerTests: XCTestCase {
         _ = try admin.query("CREATE DATABASE \(database)")
         endpoint = DBEndpoint(host: "127.0.0.1", port: port, user: user, password: password, database: database)
         let db = try MetadataDBConnection(endpoint)
-        for statement in MetadataDBFixture.airflowSchema.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            _ = try db.query(statement)
-        }
+        for statement in MetadataDBFixture.statements { _ = try db.query(statement) }
     }
 
     override func tearDownWithError() throws {
