@@ -11,6 +11,7 @@ final class BastionCommandTests: XCTestCase {
     private var dbArgs: [String] = []
     private var database = ""
     private var admin: MetadataDBConnection!
+    nonisolated(unsafe) private static var shared: (name: String, admin: DBEndpoint)?
     private var tmp = ""
 
     override func setUpWithError() throws {
@@ -20,13 +21,23 @@ final class BastionCommandTests: XCTestCase {
         let password = try requirePeer("MARIADB_PASSWORD")
         tmp = NSTemporaryDirectory() + "fairflow-bastion-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        database = "b_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-        admin = try MetadataDBConnection(DBEndpoint(host: "127.0.0.1", port: Int(dbPort)!, user: dbUser, password: password,
-                                                    database: try requirePeer("MARIADB_DATABASE")))
-        _ = try admin.query("CREATE DATABASE \(database)")
+        let adminEndpoint = DBEndpoint(host: "127.0.0.1", port: Int(dbPort)!, user: dbUser, password: password,
+                                       database: try requirePeer("MARIADB_DATABASE"))
+        admin = try MetadataDBConnection(adminEndpoint)
+        // The real schema once per class (about 2 s); every test starts from the healthy seed.
+        if Self.shared == nil {
+            let name = "b_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+            _ = try admin.query("CREATE DATABASE \(name)")
+            _ = try admin.query("USE \(name)")
+            for statement in Self.fixture("airflow-3.3.2-schema.sql") { _ = try admin.query(statement) }
+            _ = try admin.query("USE \(adminEndpoint.database)")
+            Self.shared = (name, adminEndpoint)
+        }
+        database = Self.shared!.name
         let db = try MetadataDBConnection(DBEndpoint(host: "127.0.0.1", port: Int(dbPort)!, user: dbUser, password: password, database: database))
-        for statement in Self.schemaStatements { _ = try db.query(statement) }
-        try Self.seedHealthy(db)
+        _ = try db.query("SET FOREIGN_KEY_CHECKS=0")
+        for table in ["alembic_version", "dag", "dag_run", "task_instance", "job"] { _ = try db.query("DELETE FROM \(table)") }
+        for statement in Self.fixture("seed-3.3.2-healthy.sql") { _ = try db.query(statement) }
         env = ProcessInfo.processInfo.environment
         env["FAIRFLOW_DB_PASSWORD"] = password
         env["HOME"] = tmp  // no ~/.ssh or fairflow known_hosts of the machine leak in
@@ -36,27 +47,21 @@ final class BastionCommandTests: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        if let admin, !database.isEmpty { _ = try? admin.query("DROP DATABASE \(database)") }
         try? FileManager.default.removeItem(atPath: tmp)
     }
 
-    static var schemaStatements: [String] {
+    override class func tearDown() {
+        if let shared { _ = try? MetadataDBConnection(shared.admin).query("DROP DATABASE \(shared.name)") }
+        shared = nil
+    }
+
+    /// The real Airflow 3.3.2 schema and a healthy seed, shared with MetadataDBTests.
+    static func fixture(_ name: String) -> [String] {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("MetadataDBTests/Fixtures/airflow-schema.sql")
+            .appendingPathComponent("MetadataDBTests/Fixtures/\(name)")
         let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n")
             .components(separatedBy: ";\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-    }
-
-    static func seedHealthy(_ db: MetadataDBConnection) throws {
-        _ = try db.query("INSERT INTO alembic_version VALUES ('d2f4e1b3c5a7')")
-        _ = try db.query("INSERT INTO dag (dag_id, is_paused) VALUES ('etl', 0)")
-        _ = try db.query("INSERT INTO dag_run (dag_id, run_id, state) VALUES ('etl', 'manual__1', 'success')")
-        _ = try db.query("""
-            INSERT INTO task_instance (id, task_id, dag_id, run_id, state, queued_dttm, start_date) VALUES
-            ('0193a1b2-0000-7000-8000-000000000001', 'extract', 'etl', 'manual__1', 'success', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, UTC_TIMESTAMP(6) - INTERVAL 2 HOUR)
-            """)
-        _ = try db.query("INSERT INTO job (state, job_type, latest_heartbeat, hostname) VALUES ('running', 'SchedulerJob', UTC_TIMESTAMP(6), 'ip-10-0-1-5')")
     }
 
     private func dbCheck(_ extra: [String] = []) throws -> ProcessResult {
@@ -90,8 +95,8 @@ final class BastionCommandTests: XCTestCase {
 
     func testStuckTaskInstancesExitThree() throws {
         _ = try admin.query("""
-            INSERT INTO \(database).task_instance (id, task_id, dag_id, run_id, state, queued_dttm) VALUES
-            ('0193a1b2-0000-7000-8000-000000000009', 'stuck', 'etl', 'manual__1', 'queued', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR)
+            INSERT INTO \(database).task_instance (id, task_id, dag_id, run_id, try_number, pool, pool_slots, state, queued_dttm) VALUES
+            (UUID(), 'stuck', 'etl', 'manual__1', 1, 'default_pool', 1, 'queued', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR)
             """)
         let r = try dbCheck()
         XCTAssertEqual(r.status, 3, r.stderr)
@@ -155,7 +160,7 @@ final class BastionCommandTests: XCTestCase {
                                                          "-u\(try requirePeer("MARIADB_USER"))", "-p\(env["FAIRFLOW_DB_PASSWORD"]!)",
                                                          "-N", "-B", "-e", "SELECT COUNT(*) FROM dag", database])
         XCTAssertEqual(client.status, 0, client.stderr)
-        XCTAssertEqual(client.stdout, "1\n")
+        XCTAssertEqual(client.stdout, "2\n")
         kill(p.processIdentifier, SIGINT)
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)

@@ -10,18 +10,30 @@ func requirePeer(_ name: String, file: StaticString = #filePath, line: UInt = #l
     throw XCTSkip("\(name) not set: start scripts/lib/mariadb-peer.sh and export its variables")
 }
 
-/// The tables the checks read, with Airflow's MySQL column types (UtcDateTime is TIMESTAMP(6) there).
-/// `MetadataDBFixture.airflowSchema` loads them into a fresh database per test.
+/// The real Airflow schemas (`airflow db migrate` of 2.11.2 and 3.3.2 on MariaDB, dumped by
+/// scripts/lib/airflow-schema-dump.sh) and healthy seeds, from Fixtures/.
 enum MetadataDBFixture {
-    static let airflowSchema: String = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/airflow-schema.sql")
-        return try! String(contentsOf: url, encoding: .utf8)
-    }()
+    static let checkedTables = ["alembic_version", "dag", "dag_run", "task_instance", "job"]
 
-    /// The schema's statements, comments dropped.
-    static var statements: [String] {
-        airflowSchema.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n")
+    static func statements(_ file: String) -> [String] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(file)")
+        let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n")
             .components(separatedBy: ";\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    }
+
+    /// Loads the real schema of an Airflow version into `db` (about 2 s: 50-60 CREATE TABLEs).
+    static func loadSchema(airflow version: String, into db: SQLQuerying) throws {
+        let all = statements("airflow-\(version)-schema.sql")
+        XCTAssertGreaterThan(all.count, 40, "schema fixture for \(version) missing")
+        for statement in all { _ = try db.query(statement) }
+    }
+
+    /// Empties the tables the checks read and puts the healthy seed back.
+    static func reseed(airflow version: String, into db: SQLQuerying) throws {
+        _ = try db.query("SET FOREIGN_KEY_CHECKS=0")
+        for table in checkedTables { _ = try db.query("DELETE FROM \(table)") }
+        for statement in statements("seed-\(version)-healthy.sql") { _ = try db.query(statement) }
     }
 }
 
@@ -49,45 +61,40 @@ final class AirflowRevisionsTests: XCTestCase {
     }
 }
 
-/// Against the MariaDB of scripts/lib/mariadb-peer.sh, one fresh database per test.
+/// Against the MariaDB of scripts/lib/mariadb-peer.sh: one database per Airflow version for the class
+/// (the real schema), reseeded before each test.
 final class AirflowDBChecksPeerTests: XCTestCase {
-    private var endpoint: DBEndpoint!
-    private var database = ""
+    nonisolated(unsafe) private static var databases: [String: DBEndpoint] = [:]
+    private var admin: DBEndpoint!
 
     override func setUpWithError() throws {
         let port = Int(try requirePeer("MARIADB_PORT"))!
-        let user = try requirePeer("MARIADB_USER"), password = try requirePeer("MARIADB_PASSWORD")
-        let admin = try MetadataDBConnection(DBEndpoint(host: "127.0.0.1", port: port, user: user, password: password,
-                                                        database: try requirePeer("MARIADB_DATABASE")))
-        database = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-        _ = try admin.query("CREATE DATABASE \(database)")
-        endpoint = DBEndpoint(host: "127.0.0.1", port: port, user: user, password: password, database: database)
-        let db = try MetadataDBConnection(endpoint)
-        for statement in MetadataDBFixture.statements { _ = try db.query(statement) }
+        admin = DBEndpoint(host: "127.0.0.1", port: port, user: try requirePeer("MARIADB_USER"),
+                           password: try requirePeer("MARIADB_PASSWORD"), database: try requirePeer("MARIADB_DATABASE"))
     }
 
-    override func tearDownWithError() throws {
-        guard let endpoint, !database.isEmpty else { return }
-        _ = try? MetadataDBConnection(endpoint).query("DROP DATABASE \(database)")
+    override class func tearDown() {
+        for (_, endpoint) in databases {
+            var a = endpoint
+            a.database = "mysql"
+            _ = try? MetadataDBConnection(a).query("DROP DATABASE \(endpoint.database)")
+        }
+        databases = [:]
     }
 
-    /// A healthy Airflow 3.3.2 database: the real head, a finished run, a fresh scheduler heartbeat.
-    private func seedHealthy(_ db: MetadataDBConnection, revision: String = "d2f4e1b3c5a7") throws {
-        _ = try db.query("INSERT INTO alembic_version VALUES ('\(revision)')")
-        _ = try db.query("INSERT INTO dag (dag_id, is_paused) VALUES ('etl', 0), ('report', 1)")
-        _ = try db.query("INSERT INTO dag_run (dag_id, run_id, state, start_date) VALUES ('etl', 'manual__1', 'success', UTC_TIMESTAMP(6) - INTERVAL 1 HOUR)")
-        _ = try db.query("""
-            INSERT INTO task_instance (id, task_id, dag_id, run_id, state, queued_dttm, start_date) VALUES
-            ('0193a1b2-0000-7000-8000-000000000001', 'extract', 'etl', 'manual__1', 'success', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, UTC_TIMESTAMP(6) - INTERVAL 2 HOUR),
-            ('0193a1b2-0000-7000-8000-000000000002', 'load', 'etl', 'manual__1', 'queued', UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE, NULL),
-            ('0193a1b2-0000-7000-8000-000000000003', 'wait', 'etl', 'manual__1', 'running', UTC_TIMESTAMP(6) - INTERVAL 1 HOUR, UTC_TIMESTAMP(6) - INTERVAL 1 HOUR)
-            """)
-        _ = try db.query("""
-            INSERT INTO job (state, job_type, latest_heartbeat, hostname) VALUES
-            ('running', 'SchedulerJob', UTC_TIMESTAMP(6) - INTERVAL 5 SECOND, 'ip-10-0-1-5'),
-            ('failed', 'SchedulerJob', UTC_TIMESTAMP(6) - INTERVAL 3 DAY, 'ip-10-0-2-9'),
-            ('running', 'TriggererJob', UTC_TIMESTAMP(6), 'ip-10-0-1-5')
-            """)
+    /// A connection to the database holding the real schema of `version`, freshly seeded as healthy.
+    private func healthy(_ version: String = "3.3.2") throws -> MetadataDBConnection {
+        if Self.databases[version] == nil {
+            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+            _ = try MetadataDBConnection(admin).query("CREATE DATABASE \(name)")
+            var endpoint = admin!
+            endpoint.database = name
+            try MetadataDBFixture.loadSchema(airflow: version, into: try MetadataDBConnection(endpoint))
+            Self.databases[version] = endpoint
+        }
+        let db = try MetadataDBConnection(Self.databases[version]!)
+        try MetadataDBFixture.reseed(airflow: version, into: db)
+        return db
     }
 
     private func results(_ db: MetadataDBConnection, version: String = "3.3.2") -> [String: DBCheckResult] {
@@ -95,8 +102,7 @@ final class AirflowDBChecksPeerTests: XCTestCase {
     }
 
     func testHealthyDatabasePassesEveryCheck() throws {
-        let db = try MetadataDBConnection(endpoint)
-        try seedHealthy(db)
+        let db = try healthy()
         let r = results(db)
         XCTAssertEqual(r.count, 8)
         XCTAssertEqual(r.values.filter { $0.status == .fail }, [])
@@ -109,21 +115,21 @@ final class AirflowDBChecksPeerTests: XCTestCase {
     }
 
     func testWrongRevisionFailsNamingTheCheck() throws {
-        let db = try MetadataDBConnection(endpoint)
-        try seedHealthy(db, revision: "5f2621c13b39")  // an Airflow 2.11 schema under Airflow 3.3.2
+        let db = try healthy("2.11.2")  // the real Airflow 2.11.2 schema, checked as if 3.3.2 were deployed
         let failed = AirflowDBChecks.run(on: db, options: .init(airflowVersion: "3.3.2")).filter { $0.status == .fail }
         XCTAssertEqual(failed.map(\.name), ["schema-revision"])
         XCTAssertTrue(failed[0].detail.hasPrefix("5f2621c13b39, but Airflow 3.3.2 expects d2f4e1b3c5a7"))
-        XCTAssertEqual(results(db, version: "2.11.2")["schema-revision"]?.status, .pass)
+        let as211 = results(db, version: "2.11.2")
+        XCTAssertEqual(as211.values.filter { $0.status == .fail }, [], "the 2.11.2 schema is healthy for 2.11.2")
+        XCTAssertEqual(as211["row-counts"]?.detail, "dag=2 dag_run=1 task_instance=3")
     }
 
     func testStuckTaskInstancesAndStaleSchedulerFail() throws {
-        let db = try MetadataDBConnection(endpoint)
-        try seedHealthy(db)
+        let db = try healthy()
         _ = try db.query("""
-            INSERT INTO task_instance (id, task_id, dag_id, run_id, state, queued_dttm, start_date) VALUES
-            ('0193a1b2-0000-7000-8000-000000000004', 'stuck', 'etl', 'manual__1', 'queued', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, NULL),
-            ('0193a1b2-0000-7000-8000-000000000005', 'hung', 'etl', 'manual__1', 'running', UTC_TIMESTAMP(6) - INTERVAL 1 DAY, UTC_TIMESTAMP(6) - INTERVAL 1 DAY)
+            INSERT INTO task_instance (id, task_id, dag_id, run_id, try_number, pool, pool_slots, state, queued_dttm, start_date) VALUES
+            (UUID(), 'stuck', 'etl', 'manual__1', 1, 'default_pool', 1, 'queued', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, NULL),
+            (UUID(), 'hung', 'etl', 'manual__1', 1, 'default_pool', 1, 'running', UTC_TIMESTAMP(6) - INTERVAL 1 DAY, UTC_TIMESTAMP(6) - INTERVAL 1 DAY)
             """)
         _ = try db.query("UPDATE job SET latest_heartbeat = UTC_TIMESTAMP(6) - INTERVAL 20 MINUTE WHERE job_type = 'SchedulerJob' AND state = 'running'")
         let r = results(db)
@@ -133,9 +139,9 @@ final class AirflowDBChecksPeerTests: XCTestCase {
     }
 
     func testMissingTableFailsTheSchemaCheck() throws {
-        let db = try MetadataDBConnection(endpoint)
-        try seedHealthy(db)
-        _ = try db.query("DROP TABLE job")
+        let db = try healthy()
+        _ = try db.query("RENAME TABLE job TO job_gone")
+        defer { _ = try? db.query("RENAME TABLE job_gone TO job") }
         let r = results(db)
         XCTAssertEqual(r["schema"]?.status, .fail)
         XCTAssertTrue(r["schema"]!.detail.hasPrefix("missing tables: job"))
@@ -143,14 +149,16 @@ final class AirflowDBChecksPeerTests: XCTestCase {
     }
 
     func testWrongPasswordIsAccessDeniedAndUnknownDatabaseIsNamed() throws {
-        var wrong = endpoint!
+        _ = try healthy()
+        let endpoint = Self.databases["3.3.2"]!
+        var wrong = endpoint
         wrong.password = "not-the-password"
         XCTAssertThrowsError(try MetadataDBConnection(wrong)) { error in
             guard case let MetadataDBError.accessDenied(user, _) = error else { return XCTFail("\(error)") }
-            XCTAssertEqual(user, self.endpoint.user)
+            XCTAssertEqual(user, endpoint.user)
             XCTAssertFalse("\(error)".contains("not-the-password"))
         }
-        var missing = endpoint!
+        var missing = endpoint
         missing.database = "no_such_db"
         XCTAssertThrowsError(try MetadataDBConnection(missing)) { XCTAssertEqual($0 as? MetadataDBError, .unknownDatabase(name: "no_such_db")) }
     }

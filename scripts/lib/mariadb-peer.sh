@@ -38,7 +38,8 @@ mariadb-install-db --no-defaults --datadir="$M/data" --user="$(id -un)" \
   { echo "mariadb-peer: mariadb-install-db failed: $(tail -5 "$M/install.log")" >&2; exit 1; }
 mariadbd --no-defaults --datadir="$M/data" --port="$port" --bind-address=127.0.0.1 \
   --socket="$M/mysqld.sock" --pid-file="$M/mariadbd.pid" --user="$(id -un)" --log-error="$M/error.log" \
-  --skip-log-bin --innodb-buffer-pool-size=64M --max-connections=100 >"$M/stdout.log" 2>&1 &
+  --skip-log-bin --innodb-buffer-pool-size=64M --max-connections=100 \
+  --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --innodb-flush-method=nosync >"$M/stdout.log" 2>&1 &
 db_pid=$!
 
 Q=(mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$port" -uroot)
