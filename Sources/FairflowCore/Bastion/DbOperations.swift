@@ -192,9 +192,8 @@ public enum DbTunnel: FairflowOperation {
             """)
         }
         context.terminal.note("tunnel open; press Ctrl-C to close")
-        let stop = StopSignal()
-        defer { stop.restore() }
-        while !stop.received {
+        InterruptFlag.shared.install()
+        while !InterruptFlag.shared.isRaised {
             if let failure = tunnel.forward.failure {
                 throw FairflowError("db tunnel closed", why: failure, fix: "run `fairflow db tunnel` again")
             }
@@ -203,30 +202,5 @@ public enum DbTunnel: FairflowOperation {
         let n = tunnel.forward.connections
         context.terminal.note("tunnel closed after \(n) connection\(n == 1 ? "" : "s")")
         return Output(connections: n)
-    }
-}
-
-/// SIGINT/SIGTERM as a flag, so a long-running command can close cleanly.
-final class StopSignal: @unchecked Sendable {
-    private let lock = NSLock()
-    private var flag = false
-    private var sources: [DispatchSourceSignal] = []
-
-    init() {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in self?.lock.withLock { self?.flag = true } }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    var received: Bool { lock.withLock { flag } }
-
-    func restore() {
-        for s in sources { s.cancel() }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
     }
 }
