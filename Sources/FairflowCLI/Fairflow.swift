@@ -24,6 +24,8 @@ public struct FairflowCommand: AsyncParsableCommand {
             TasksCommand.self,
             DagsCommand.self,
             FlowerCommand.self,
+            DbCommand.self,
+            EfsCommand.self,
         ]
     )
 
@@ -45,5 +47,8 @@ public enum Operations {
         TasksRun.self,
         DagsList.self, DagsErrors.self, DagsTrigger.self, DagsRuns.self, DagsState.self, DagsLogs.self,
         DagsPause.self, DagsUnpause.self, DagsClear.self, FlowerWorkers.self, FlowerTasks.self,
+        DbCheck.self,
+        DbTunnel.self,
+        EfsLs.self,
     ]
 }
