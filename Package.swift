@@ -59,8 +59,8 @@ let package = Package(
         .testTarget(name: "FairflowCLITests", dependencies: ["FairflowCLI", "FairflowTestSupport"]),
         .testTarget(name: "StackTests", dependencies: ["FairflowCore", "FairflowTestSupport"]),
         .testTarget(name: "AirflowAPITests", dependencies: ["AirflowAPI", "HTTPTransport", "FairflowTestSupport"]),
-        .testTarget(name: "SSHTransportTests", dependencies: ["SSHTransport"]),
-        .testTarget(name: "MetadataDBTests", dependencies: ["MetadataDB"], exclude: ["Fixtures"]),
+        .testTarget(name: "SSHTransportTests", dependencies: ["SSHTransport", "FairflowTestSupport"]),
+        .testTarget(name: "MetadataDBTests", dependencies: ["MetadataDB", "FairflowTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "BastionTests", dependencies: ["FairflowCore", "MetadataDB", "SSHTransport", "FairflowTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
