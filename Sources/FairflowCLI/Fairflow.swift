@@ -14,6 +14,7 @@ public struct FairflowCommand: AsyncParsableCommand {
         subcommands: [
             WhoamiCommand.self,
             DoctorCommand.self,
+            RunbookCommand.self,
         ]
     )
 
