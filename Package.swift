@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "AWSCoreTests", dependencies: ["AWSCore", "AWSServices", "FairflowTestSupport"]),
         .testTarget(name: "FairflowTemplateTests", dependencies: ["FairflowTemplate", "FairflowTestSupport"]),
         .testTarget(name: "FairflowCLITests", dependencies: ["FairflowCLI", "FairflowTestSupport"]),
+        .testTarget(name: "RunbookTests", dependencies: ["Runbook", "FairflowCLI", "FairflowTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

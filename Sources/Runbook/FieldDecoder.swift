@@ -5,6 +5,8 @@ import Foundation
 final class FieldDecoder {
     static let unknownMarker = "\u{1}unknown\u{1}"
     var requested: Set<String> = []  // dotted paths
+    /// Problems met on the way; decoding goes on past them so every field is seen.
+    var problems: [DecodingError] = []
 
     func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         try T(from: Impl(value: value, path: [], owner: self))
@@ -63,6 +65,13 @@ final class FieldDecoder {
         func child(_ key: String, _ v: JSONValue?) -> Impl { Impl(value: v, path: path + [key], owner: owner) }
 
         func primitive<T>(_ type: T.Type) throws -> T {
+            do { return try strictPrimitive(type) } catch let e as DecodingError {
+                owner.problems.append(e)
+                return try Impl(value: .string(FieldDecoder.unknownMarker), path: path, owner: owner).strictPrimitive(type)
+            }
+        }
+
+        func strictPrimitive<T>(_ type: T.Type) throws -> T {
             if isUnknown {
                 switch type {
                 case is String.Type: return unknownText as! T
@@ -126,8 +135,10 @@ final class FieldDecoder {
             return v == nil || v == .null
         }
         func decode<T: Decodable>(_ type: T.Type, forKey key: K) throws -> T {
-            guard let v = raw(key) else {
-                throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "missing"))
+            var v = raw(key)
+            if v == nil {
+                d.owner.problems.append(DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "missing")))
+                v = .string(FieldDecoder.unknownMarker)
             }
             let c = d.child(key.stringValue, v)
             switch type {

@@ -202,10 +202,11 @@ public final class RunbookRunner: @unchecked Sendable {
                     continue
                 }
             }
-            let result = try await runStep(step, label: label, runId: runId, scope: scope, journal: journal, redactor: &redactor)
+            var raw: JSONValue?
+            let result = try await runStep(step, label: label, runId: runId, scope: scope, journal: journal, redactor: &redactor, scopeOutputs: &raw)
             results[step.id] = result
             scope.outcomes[step.id] = result.outcome
-            if let o = result.outputs { scope.outputs[step.id] = o }
+            if let o = raw { scope.outputs[step.id] = o }
             if result.outcome == "failed" {
                 switch step.onFailure {
                 case .stop: failed = true; stopped = true
@@ -248,7 +249,8 @@ public final class RunbookRunner: @unchecked Sendable {
     }
 
     /// One step: substitute, confirm, attempt with retries and backoff, journal every attempt.
-    func runStep(_ step: Step, label: String, runId: String, scope: Scope, journal: Journal, redactor: inout Redactor) async throws -> StepResult {
+    func runStep(_ step: Step, label: String, runId: String, scope: Scope, journal: Journal, redactor: inout Redactor,
+                 scopeOutputs: inout JSONValue?) async throws -> StepResult {
         let op = operations[step.uses]!
         let seed = "\(runId)/\(step.id)"
         let with: JSONValue
@@ -297,12 +299,14 @@ public final class RunbookRunner: @unchecked Sendable {
                     try journal.append(e)  // fsynced before the effect is reported
                     afterEvent?(e)
                     terminal.note("\(label): ok in \(Duration.format(duration))")
-                    if settings.output == .text, !r.text.isEmpty { terminal.write(r.text.hasSuffix("\n") ? r.text : r.text + "\n") }
-                    return StepResult(id: step.id, uses: step.uses, outcome: "succeeded", attempts: attempt, outputs: r.output, durationSeconds: duration)
+                    show(r.text, redactor)
+                    scopeOutputs = r.output
+                    return StepResult(id: step.id, uses: step.uses, outcome: "succeeded", attempts: attempt, outputs: outJ, durationSeconds: duration)
                 }
                 lastOutputs = r.output
+                scopeOutputs = r.output
                 lastError = "\(step.uses) exited \(r.exitStatus.rawValue)"
-                if settings.output == .text, !r.text.isEmpty { terminal.write(r.text.hasSuffix("\n") ? r.text : r.text + "\n") }
+                show(r.text, redactor)
             } catch {
                 lastError = ErrorReport.message(for: error)
                 let status = ErrorReport.status(for: error)
@@ -317,7 +321,7 @@ public final class RunbookRunner: @unchecked Sendable {
             afterEvent?(e)
             if final {
                 terminal.note("\(label): failed — \(redactor.mask(lastError))")
-                return StepResult(id: step.id, uses: step.uses, outcome: "failed", attempts: attempt, outputs: lastOutputs, error: redactor.mask(lastError),
+                return StepResult(id: step.id, uses: step.uses, outcome: "failed", attempts: attempt, outputs: e.outputs, error: redactor.mask(lastError),
                                   durationSeconds: e.durationSeconds)
             }
             let delay = step.backoff * pow(2, Double(attempt - 1))
@@ -325,6 +329,13 @@ public final class RunbookRunner: @unchecked Sendable {
             try await sleep(delay)
         }
         fatalError("unreachable")
+    }
+
+    /// A step's text output, as its command would print it, with known secrets masked.
+    func show(_ text: String, _ redactor: Redactor) {
+        guard settings.output == .text, !text.isEmpty else { return }
+        let t = redactor.mask(text)
+        terminal.write(t.hasSuffix("\n") ? t : t + "\n")
     }
 
     // MARK: dry run

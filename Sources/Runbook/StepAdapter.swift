@@ -38,7 +38,11 @@ public enum StepAdapter {
 
     static func planTyped<Op: FairflowOperation>(_ op: Op.Type, with: JSONValue, context: Context) async throws -> [PlannedAction] {
         let input: Op.Input
-        do { input = try FieldDecoder().decode(Op.Input.self, from: camelCaseKeys(with == .null ? .object([:]) : with)) } catch let e as DecodingError {
+        let d = FieldDecoder()
+        do {
+            input = try d.decode(Op.Input.self, from: camelCaseKeys(with == .null ? .object([:]) : with))
+            if let e = d.problems.first { throw e }
+        } catch let e as DecodingError {
             throw FairflowError.usage("step input for \(Op.id) is wrong", why: describe(e), fix: "fix the step's `with:`")
         }
         return try await Op.plan(input, context: context)
@@ -54,7 +58,7 @@ public enum StepAdapter {
         let body = camelCaseKeys(with == .null ? .object([:]) : with)
         var problem: DecodingError?
         do { _ = try d.decode(Op.Input.self, from: body) } catch let e as DecodingError { problem = e } catch {}
-        return (d.unknownKeys(in: body), problem)
+        return (d.unknownKeys(in: body), d.problems.first ?? problem)
     }
 
     public static func describe(_ e: DecodingError) -> String {

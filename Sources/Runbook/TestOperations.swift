@@ -17,6 +17,15 @@ public enum TestOperations {
     }
 }
 
+extension TestOperations {
+    /// FAIRFLOW_TEST_KILL_AT=<event>:<step> (with FAIRFLOW_TEST_OPERATIONS=1): the process SIGKILLs itself right
+    /// after journaling that event, so tests can cut a run at an exact step boundary.
+    public static func killHook(_ environment: [String: String]) -> (@Sendable (JournalEvent) -> Void)? {
+        guard environment["FAIRFLOW_TEST_OPERATIONS"] == "1", let at = environment["FAIRFLOW_TEST_KILL_AT"] else { return nil }
+        return { e in if "\(e.event):\(e.step ?? "")" == at { kill(getpid(), SIGKILL) } }
+    }
+}
+
 public struct TestOutput: OperationOutput {
     public var values: [String: JSONValue]
     public init(_ v: [String: JSONValue]) { values = v }

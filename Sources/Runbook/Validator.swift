@@ -56,7 +56,7 @@ public enum Validator {
                     fail(position(of: path, in: step.with) ?? step.positions["with"] ?? step.position,
                          "unknown field '\(path.joined(separator: "."))' in `with:` of step '\(step.id)' (\(step.uses) takes: \(fieldList(op)))")
                 }
-                if let problem {
+                if let problem, unknown.isEmpty || !isKeyNotFound(problem) {
                     let at: Position
                     if case .typeMismatch(_, let c) = problem { at = position(of: c.codingPath.map(\.stringValue), in: step.with, value: true) ?? step.position }
                     else { at = step.positions["with"] ?? step.positions["uses"] ?? step.position }
@@ -80,6 +80,8 @@ public enum Validator {
         for s in runbook.steps where state[s.id] == nil { visit(s.id) }
         return diags.sorted { $0.position < $1.position }
     }
+
+    static func isKeyNotFound(_ e: DecodingError) -> Bool { if case .keyNotFound = e { return true } else { return false } }
 
     /// Every string holding an expression becomes "any value" for the field check.
     static func placeholders(_ v: JSONValue) -> JSONValue {

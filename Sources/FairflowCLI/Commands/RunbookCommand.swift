@@ -19,7 +19,9 @@ struct RunbookCommand: AsyncParsableCommand {
     }
 
     static func runner(_ globals: GlobalOptions, _ context: Context) -> RunbookRunner {
-        RunbookRunner(settings: context.settings, terminal: context.terminal, operations: operations(context.environment))
+        let r = RunbookRunner(settings: context.settings, terminal: context.terminal, operations: operations(context.environment))
+        r.afterEvent = TestOperations.killHook(context.environment)
+        return r
     }
 
     /// Maps any error to its exit code after printing it once.
@@ -178,7 +180,7 @@ struct RunbookValidate: AsyncParsableCommand {
             throw RunbookCommand.fail(FairflowError.usage("cannot read \(path)", why: "no such file", fix: "check the path or `fairflow runbook list`"), context)
         }
         let (rb, parseDiags) = Runbook.parse(String(decoding: data, as: UTF8.self), file: path)
-        let diags = parseDiags + (rb.map { Validator.validate($0, operations: RunbookCommand.operations(context.environment)) } ?? [])
+        let diags = (parseDiags + (rb.map { Validator.validate($0, operations: RunbookCommand.operations(context.environment)) } ?? [])).sorted { $0.position < $1.position }
         if context.settings.output == .json {
             struct Doc: Encodable { var file: String; var valid: Bool; var problems: [Diagnostic] }
             context.terminal.print(try JSON.encode(Doc(file: path, valid: diags.isEmpty, problems: diags)))
