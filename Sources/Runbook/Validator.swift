@@ -42,7 +42,7 @@ public enum Validator {
             if case .goto(let target) = step.onFailure {
                 let pos = step.positions["on-failure"] ?? step.position
                 if let j = runbook.index(of: target) {
-                    edges[step.id, default: []].append((target, pos))
+                    edges[target, default: []].append((step.id, pos))  // the jump's target runs after this step
                     if j <= index { fail(pos, "on-failure '\(target)' must name a step after '\(step.id)' (a jump back would loop)") }
                 } else {
                     fail(pos, "on-failure '\(target)': no step with id '\(target)' (use stop, continue or a later step's id)")
