@@ -30,7 +30,8 @@ public enum Catalog {
         var seen = Set<String>()
         var out: [Entry] = []
         let shipped = shippedDirectories(environment: environment).map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        for (dir, kind) in [(local, "local")] + shipped.map({ ($0, "shipped") }) where !seen.contains(dir) {
+        let dirs = (shipped.contains(local) ? [] : [(local, "local")]) + shipped.map { ($0, "shipped") }
+        for (dir, kind) in dirs where !seen.contains(dir) {
             seen.insert(dir)
             guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
             for f in files.sorted() where f.hasSuffix(".yaml") || f.hasSuffix(".yml") {

@@ -106,6 +106,8 @@ public struct Step: Sendable {
     public var retries = 0
     public var backoff: TimeInterval = 1
     public var timeout: TimeInterval?
+    /// `timeout: ${{ inputs.run-timeout }}`: evaluated when the step starts.
+    public var timeoutExpression: String?
     public var onFailure: OnFailure = .stop
     public var confirm = false
     /// Where each field was written (`id`, `uses`, `when`, `on-failure`, ...), and the step itself.
@@ -227,6 +229,7 @@ public struct Runbook: Sendable {
             }
             for key in ["backoff", "timeout"] {
                 guard let t = item.value(key) else { continue }
+                if key == "timeout", case .scalar(.string(let e), _) = t, e.contains("${{") { step.timeoutExpression = e; continue }
                 guard case .scalar(let v, _) = t, let d = Duration.parse(v) else {
                     fail(t.position, "`\(key):` must be a duration like 30s, 5m, 1h or a number of seconds"); continue
                 }

@@ -262,6 +262,14 @@ public final class RunbookRunner: @unchecked Sendable {
             return StepResult(id: step.id, uses: step.uses, outcome: "failed", attempts: 0, error: e.error)
         }
         redactor.learn(with)
+        var timeout = step.timeout
+        if let te = step.timeoutExpression {
+            let v = try? Template.parse(te).evaluate(scope)
+            guard let d = v.flatMap(Duration.parse) else {
+                throw FairflowError.usage("step \(step.id): `timeout:` is not a duration", why: "\(te) gives '\(v?.description ?? "?")'", fix: "pass a duration like 30m")
+            }
+            timeout = d
+        }
         var stepSettings = settings
         if step.confirm {
             let ctx = makeContext(settings, terminal)
@@ -288,7 +296,7 @@ public final class RunbookRunner: @unchecked Sendable {
             var retriable = true
             do {
                 let box = OpBox(op)
-                let r = try await withTimeout(step.timeout, step: step.id) { try await StepAdapter.run(box.op, with: with, context: context) }
+                let r = try await withTimeout(timeout, step: step.id) { try await StepAdapter.run(box.op, with: with, context: context) }
                 redactor.learn(r.output)
                 let (outJ, redactedPaths) = redactor.redact(r.output)
                 let duration = Date().timeIntervalSince(t0)
@@ -371,7 +379,8 @@ public final class RunbookRunner: @unchecked Sendable {
                 } catch { when = "error: \(error)" }
             }
             let with = partialSubstitute(step.with?.json ?? .object([:]), scope, &after)
-            var ps = PlannedStep(id: step.id, uses: step.uses, when: when, with: redactor.redact(displayed(with)).0, knownAfter: after.sorted(),
+            var ps = PlannedStep(id: step.id, uses: step.uses, when: when, with: redactor.redact(displayed(step.with?.json ?? .object([:]), scope)).0,
+                                 knownAfter: after.sorted(),
                                  confirm: step.confirm, actions: [])
             let context = makeContext(settings, terminal)
             context.readOnly = true
@@ -395,11 +404,24 @@ public final class RunbookRunner: @unchecked Sendable {
         }
     }
 
-    func displayed(_ v: JSONValue) -> JSONValue {
+    /// `with:` as a person reads it in a dry run: what is known filled in, the rest "<known after step>".
+    func displayed(_ v: JSONValue, _ scope: Scope) -> JSONValue {
         switch v {
-        case .string(let s) where s.hasPrefix(FieldDecoder.unknownMarker): return .string("<known after \(s.dropFirst(FieldDecoder.unknownMarker.count))>")
-        case .array(let a): return .array(a.map(displayed))
-        case .object(let o): return .object(o.mapValues(displayed))
+        case .string(let s) where s.contains("${{"):
+            guard let t = try? Template.parse(s) else { return v }
+            var pieces: [JSONValue] = []
+            for part in t.parts {
+                switch part {
+                case .text(let x): pieces.append(.string(x))
+                case .expr(let e, _):
+                    do { pieces.append(try e.evaluate(scope)) } catch let k as KnownAfter { pieces.append(.string("<known after \(k.step)>")) } catch {
+                        pieces.append(.string("<\(error)>"))
+                    }
+                }
+            }
+            return pieces.count == 1 ? pieces[0] : .string(pieces.map(\.description).joined())
+        case .array(let a): return .array(a.map { displayed($0, scope) })
+        case .object(let o): return .object(o.mapValues { displayed($0, scope) })
         default: return v
         }
     }

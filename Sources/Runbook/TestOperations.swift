@@ -40,7 +40,11 @@ public struct TestOutput: OperationOutput {
 public enum TestSecretCreate: FairflowOperation {
     public static let id = "test.secret.create"
     public static let summary = "TEST ONLY: create a secret idempotently."
-    public struct Input: Codable, Sendable { public var name: String; public var pauseBeforeSeconds: Double? }
+    public struct Input: Codable, Sendable {
+        public var name: String
+        public var pauseBeforeSeconds: Double?
+        public init(name: String, pauseBeforeSeconds: Double? = nil) { self.name = name; self.pauseBeforeSeconds = pauseBeforeSeconds }
+    }
     public static func plan(_ input: Input, context: Context) async throws -> [PlannedAction] {
         _ = try? await SecretsManager(try context.aws()).describe(input.name)  // a read the dry run may make
         return [PlannedAction("SecretsManager DescribeSecret", detail: input.name),

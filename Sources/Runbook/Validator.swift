@@ -20,6 +20,7 @@ public enum Validator {
             // References in `with:` and `when:`.
             var strings = step.with?.strings() ?? []
             if let w = step.when, let p = step.positions["when"] { strings.append((w.contains("${{") ? w : "${{ \(w) }}", p)) }
+            if let t = step.timeoutExpression, let p = step.positions["timeout"] { strings.append((t, p)) }
             for (s, pos) in strings where s.contains("${{") {
                 let template: Template
                 do { template = try Template.parse(s) } catch { fail(pos, "bad expression: \(error)"); continue }
