@@ -430,8 +430,7 @@ public final class RunbookRunner: @unchecked Sendable {
 
     func check(_ runbook: Runbook) throws {
         let diags = Validator.validate(runbook, operations: operations)
-        if !diags.isEmpty { throw FairflowError.usage("runbook \(runbook.file) is invalid", why: "\n" + diags.map { "  \($0)" }.joined(separator: "\n"),
-                                                      fix: "fix the lines above (`fairflow runbook validate \(runbook.file)`)") }
+        if !diags.isEmpty { throw RunbookInvalid(diagnostics: diags) }
     }
 
     func references(of step: Step) -> [Reference] {

@@ -29,6 +29,8 @@ struct RunbookCommand: AsyncParsableCommand {
         switch error {
         case let e as RunbookInvalid:
             for d in e.diagnostics { context.terminal.note(d.description) }
+            let file = e.diagnostics.first?.file ?? "the runbook"
+            context.terminal.note("error: \(file) is invalid: \(e.diagnostics.count) problem\(e.diagnostics.count == 1 ? "" : "s") — fix the lines above (`fairflow runbook validate \(file)`)")
             return ExitCode(ExitStatus.usage.rawValue)
         case let d as Diagnostic:
             context.terminal.note("error: \(d)")
