@@ -28,7 +28,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "AWSServices", dependencies: ["AWSCore"]),
+        .target(name: "AWSServices", dependencies: ["AWSCore", .product(name: "Crypto", package: "swift-crypto")]),
         // 5. Airflow's REST API, v1 and v2 behind one protocol.
         .target(name: "AirflowAPI", dependencies: ["HTTPTransport"]),
         // 6. The template generator (pure) and the operations.

@@ -14,6 +14,10 @@ public struct FairflowCommand: AsyncParsableCommand {
         subcommands: [
             WhoamiCommand.self,
             DoctorCommand.self,
+            GenerateCommand.self,
+            DeployCommand.self,
+            DiffCommand.self,
+            TeardownCommand.self,
             RunbookCommand.self,
         ]
     )
@@ -26,5 +30,9 @@ public enum Operations {
     public static let all: [any FairflowOperation.Type] = [
         Whoami.self,
         Doctor.self,
+        Generate.self,
+        Deploy.self,
+        Diff.self,
+        Teardown.self,
     ]
 }

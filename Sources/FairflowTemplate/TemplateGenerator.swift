@@ -622,12 +622,16 @@ final class StackBuilder {
         return s
     }
 
-    /// Builds the DB URIs from the injected credentials, then hands over to the image's entrypoint.
-    static let entrypointScript = """
-        export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="mysql+mysqldb://${DB_USER}:${DB_PASSWORD}@${DB_HOST}:${DB_PORT}/${DB_NAME}"
-        export AIRFLOW__CELERY__RESULT_BACKEND="db+${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}"
-        exec /entrypoint "$@"
+    /// Builds the DB URIs from the injected credentials (the password stays out of the template).
+    static let databaseExports = """
+        export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="mysql+mysqldb://${DB_USER}:${DB_PASSWORD}@${DB_HOST}:${DB_PORT}/${DB_NAME}"; \
+        export AIRFLOW__CELERY__RESULT_BACKEND="db+${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}";
         """
+    /// Then hands over to the official image's entrypoint.
+    static let entrypointScript = databaseExports + "\nexec /entrypoint \"$@\""
+
+    /// Health checks run outside the entrypoint, so commands that read Airflow's config get the same exports.
+    static func withDatabase(_ command: String) -> String { databaseExports + " " + command }
 
     func airflowContainer(_ name: String, command: [String], logGroup: String, port: Int? = nil,
                           health: String? = nil, essential: Bool = true, waitFor: String? = nil,
@@ -743,14 +747,14 @@ final class StackBuilder {
                 let (name, job): (String, String) = c == .scheduler ? ("scheduler", "SchedulerJob")
                     : c == .triggerer ? ("triggerer", "TriggererJob") : ("dag-processor", "DagProcessorJob")
                 let main = airflowContainer(name, command: [name], logGroup: lg,
-                    health: "airflow jobs check --job-type \(job) --local", waitFor: wait)
+                    health: Self.withDatabase("airflow jobs check --job-type \(job) --local"), waitFor: wait)
                 taskDefinition(td, cpu: c == .scheduler ? 1024 : 512, memory: c == .scheduler ? 2048 : 1024,
                                taskRole: "AirflowTaskRole", executionRole: "ExecutionRole",
                                containers: [waitContainer(c), main], volumes: [dagsVolume])
                 service(c, taskDefinition: td, dependsOn: mounts + network)
             case .worker:
                 let main = airflowContainer("worker", command: ["celery", "worker"], logGroup: lg, port: 8793,
-                    health: "celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d \"celery@$(hostname)\"",
+                    health: Self.withDatabase("celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d \"celery@$(hostname)\""),
                     waitFor: wait)
                 taskDefinition(td, cpu: 1024, memory: 8192, taskRole: "AirflowTaskRole", executionRole: "ExecutionRole",
                                containers: [waitContainer(c), main], volumes: [dagsVolume])

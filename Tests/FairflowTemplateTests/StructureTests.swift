@@ -141,6 +141,11 @@ final class StructureTests: XCTestCase {
             let sched = (t.props("SchedulerTaskDefinition")["ContainerDefinitions"] as! [[String: Any]]).last!
             let cmd = ((sched["HealthCheck"] as! [String: Any])["Command"] as! [String]).last!
             XCTAssertTrue(cmd.contains("airflow jobs check --job-type SchedulerJob"), cmd)
+            // Health checks run outside the entrypoint: they must build the DB URI themselves.
+            XCTAssertTrue(cmd.hasPrefix("export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="), cmd)
+            let worker = (t.props("WorkerTaskDefinition")["ContainerDefinitions"] as! [[String: Any]]).last!
+            let wcmd = ((worker["HealthCheck"] as! [String: Any])["Command"] as! [String]).last!
+            XCTAssertTrue(wcmd.contains("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=") && wcmd.contains("inspect ping"), wcmd)
         }
     }
 

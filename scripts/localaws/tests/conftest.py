@@ -76,9 +76,14 @@ def client_factory(endpoint, key, secret, retries=None):
     return make
 
 
+def local_aws_argv():
+    """scripts/local-aws, plus LOCAL_AWS_EXTRA_ARGS (e.g. "--plain" to see these tests fail on bare moto)."""
+    return [str(ROOT / "scripts" / "local-aws"), *os.environ.get("LOCAL_AWS_EXTRA_ARGS", "").split()]
+
+
 @pytest.fixture(scope="session")
 def local_aws():
-    peer = Peer([str(ROOT / "scripts" / "local-aws")])
+    peer = Peer(local_aws_argv())
     yield peer
     peer.stop()
 

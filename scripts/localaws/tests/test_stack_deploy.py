@@ -10,7 +10,7 @@ import os
 import pytest
 
 from census import census
-from conftest import ROOT, Peer, client_factory
+from conftest import Peer, client_factory, local_aws_argv
 from stacks import (GENERATE_MODES, SEED_DIR, SEED_MODES, check_stack, delete_and_census, deploy, ensure_assets,
                     generated_template, seed_parameters)
 
@@ -25,7 +25,7 @@ def modes():
 
 @pytest.fixture(scope="module")
 def server():
-    peer = Peer([str(ROOT / "scripts" / "local-aws")])
+    peer = Peer(local_aws_argv())
     yield peer
     peer.stop()
 
@@ -61,5 +61,12 @@ def test_mode_deploys_fully_and_deletes_cleanly(server, aws, mode, via, tmp_path
     tagged = aws("resourcegroupstaggingapi").get_resources(
         TagFilters=[{"Key": "fairflow:test", "Values": [mode]}])["ResourceTagMappingList"]
     assert len(tagged) >= 10, f"stack tags reached only {len(tagged)} resources"
+    # objects in a bucket that CDK's auto-delete custom resource guards must not block DeleteStack
+    s3 = aws("s3")
+    for lid, rj in template["Resources"].items():
+        if rj["Type"] == "Custom::S3AutoDeleteObjects":
+            bucket = physical[rj["Properties"]["BucketName"]["Ref"]]
+            for key in ("logs/dag/run1.log", "logs/dag/run2.log"):
+                s3.put_object(Bucket=bucket, Key=key, Body=b"task log")
     delete_and_census(aws, stack_id, before, retained, set(physical))
     print(f"{mode} via {via}: {len(physical)} resources, create {took:.2f}s")
