@@ -197,18 +197,34 @@ final class FieldDecoder {
     }
 }
 
-/// `flower-user` in `with:` is the `--flower-user` flag: the Input field `flowerUser`.
-func camelCaseKeys(_ v: JSONValue) -> JSONValue {
+/// `flower-user`, `flowerUser` and `flower_user` in `with:` all name the field the `--flower-user` flag sets,
+/// whatever spelling the operation's `Input` uses on the wire.
+func normalizedKey(_ k: String) -> String { k.lowercased().filter { $0 != "-" && $0 != "_" } }
+
+/// Renames the keys of `with:` to the Input's own spelling; keys it does not know stay as written.
+func canonicalKeys(_ v: JSONValue, known: Set<String>, prefix: [String] = []) -> JSONValue {
     switch v {
     case .object(let o):
-        return .object(Dictionary(o.map { (camelCase($0.key), camelCaseKeys($0.value)) }, uniquingKeysWith: { a, _ in a }))
-    case .array(let a): return .array(a.map(camelCaseKeys))
+        var out: [String: JSONValue] = [:]
+        for (k, x) in o {
+            let match = known.first { path in
+                let parts = path.split(separator: ".").map(String.init)
+                return parts.count == prefix.count + 1 && Array(parts.dropLast()) == prefix && normalizedKey(parts.last!) == normalizedKey(k)
+            }
+            let key = match.map { String($0.split(separator: ".").last!) } ?? k
+            out[key] = canonicalKeys(x, known: known, prefix: prefix + [key])
+        }
+        return .object(out)
+    case .array(let a): return .array(a.map { canonicalKeys($0, known: known, prefix: prefix) })
     default: return v
     }
 }
 
-func camelCase(_ key: String) -> String {
-    guard key.contains("-") else { return key }
-    let parts = key.split(separator: "-")
-    return (parts.first.map(String.init) ?? "") + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+extension FieldDecoder {
+    /// The dotted field paths an Input reads, learned by decoding a value that is all "unknown".
+    static func fields<T: Decodable>(of type: T.Type) -> Set<String> {
+        let d = FieldDecoder()
+        _ = try? d.decode(type, from: .string(unknownMarker))
+        return d.requested
+    }
 }

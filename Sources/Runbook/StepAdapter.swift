@@ -23,7 +23,7 @@ public enum StepAdapter {
     }
 
     static func decodeInput<Op: FairflowOperation>(_ op: Op.Type, _ with: JSONValue) throws -> Op.Input {
-        let body = camelCaseKeys(with == .null ? .object([:]) : with)
+        let body = canonicalKeys(with == .null ? .object([:]) : with, known: FieldDecoder.fields(of: Op.Input.self))
         do {
             return try JSONDecoder().decode(Op.Input.self, from: try body.data())
         } catch let e as DecodingError {
@@ -40,7 +40,7 @@ public enum StepAdapter {
         let input: Op.Input
         let d = FieldDecoder()
         do {
-            input = try d.decode(Op.Input.self, from: camelCaseKeys(with == .null ? .object([:]) : with))
+            input = try d.decode(Op.Input.self, from: canonicalKeys(with == .null ? .object([:]) : with, known: FieldDecoder.fields(of: Op.Input.self)))
             if let e = d.problems.first { throw e }
         } catch let e as DecodingError {
             throw FairflowError.usage("step input for \(Op.id) is wrong", why: describe(e), fix: "fix the step's `with:`")
@@ -55,7 +55,7 @@ public enum StepAdapter {
 
     static func checkTyped<Op: FairflowOperation>(_ op: Op.Type, with: JSONValue) -> (unknown: [[String]], problem: DecodingError?) {
         let d = FieldDecoder()
-        let body = camelCaseKeys(with == .null ? .object([:]) : with)
+        let body = canonicalKeys(with == .null ? .object([:]) : with, known: FieldDecoder.fields(of: Op.Input.self))
         var problem: DecodingError?
         do { _ = try d.decode(Op.Input.self, from: body) } catch let e as DecodingError { problem = e } catch {}
         return (d.unknownKeys(in: body), d.problems.first ?? problem)

@@ -100,7 +100,7 @@ public enum Validator {
         for key in path {
             switch t {
             case .mapping(let m, _):
-                guard let e = m.first(where: { $0.key == key || camelCase($0.key) == key }) else { return pos }
+                guard let e = m.first(where: { normalizedKey($0.key) == normalizedKey(key) }) else { return pos }
                 pos = value ? e.value.position : e.keyPosition
                 t = e.value
             case .sequence(let a, _):
@@ -112,14 +112,19 @@ public enum Validator {
         return pos
     }
 
-    /// The Input's fields, learned by decoding an all-unknown value.
+    /// The Input's top-level fields as a user would write them (kebab-case, like the flags).
     static func fieldList(_ op: any FairflowOperation.Type) -> String {
-        let d = FieldDecoder()
-        _ = StepAdapter.checkFields(op, with: .object([:]))
-        func learn<Op: FairflowOperation>(_ o: Op.Type) { _ = try? d.decode(Op.Input.self, from: .string(FieldDecoder.unknownMarker)) }
-        learn(op)
-        let fields = d.requested.filter { !$0.contains(".") }.sorted()
+        func learn<Op: FairflowOperation>(_ o: Op.Type) -> Set<String> { FieldDecoder.fields(of: Op.Input.self) }
+        let fields = learn(op).filter { !$0.contains(".") }.map(kebab).sorted()
         return fields.isEmpty ? "no fields" : fields.joined(separator: ", ")
+    }
+
+    static func kebab(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            if c == "_" { out.append("-") } else if c.isUppercase { out += "-" + c.lowercased() } else { out.append(c) }
+        }
+        return out
     }
 
     static func closest(_ s: String, _ candidates: [String]) -> String? {
