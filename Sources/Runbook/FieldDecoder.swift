@@ -225,6 +225,10 @@ extension FieldDecoder {
     static func fields<T: Decodable>(of type: T.Type) -> Set<String> {
         let d = FieldDecoder()
         _ = try? d.decode(type, from: .string(unknownMarker))
-        return d.requested
+        // An empty mapping too: an Input that reads a nested group or, failing that, the same fields flat
+        // (`mode` or its fields at the top) shows both ways.
+        let flat = FieldDecoder()
+        _ = try? flat.decode(type, from: .object([:]))
+        return d.requested.union(flat.requested)
     }
 }

@@ -10,6 +10,7 @@ public struct RunRecord: Codable, Sendable {
     public var stack: String
     public var region: String?
     public var endpointURL: String?
+    public var envFile: String?
     /// Non-secret inputs; secret ones are "[redacted]" and must be passed again to `resume`.
     public var inputs: [String: JSONValue]
     public var created: Date
@@ -45,7 +46,8 @@ public struct RunOptions: Sendable {
 
 /// Runs, resumes and dry-runs runbooks over a set of operations.
 public final class RunbookRunner: @unchecked Sendable {
-    public let settings: GlobalSettings
+    /// The run's global options; `resume` takes the stack, region, endpoint and env file the run started with.
+    public private(set) var settings: GlobalSettings
     public let terminal: Terminal
     public let operations: [String: any FairflowOperation.Type]
     /// Builds each step's context (tests inject an HTTP client here).
@@ -77,7 +79,7 @@ public final class RunbookRunner: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Data(runbook.source.utf8).write(to: URL(fileURLWithPath: "\(dir)/runbook.yaml"))
         let record = RunRecord(runId: runId, file: runbook.file, name: runbook.name, stack: settings.stack, region: settings.region,
-                               endpointURL: settings.endpointURL,
+                               endpointURL: settings.endpointURL, envFile: settings.envFile,
                                inputs: Dictionary(uniqueKeysWithValues: inputs.map { k, v in
                                    (k, runbook.inputs.first { $0.name == k }?.secret == true || Redactor.isSecretKey(k) ? .string(Redactor.mark) : v)
                                }), created: Date())
@@ -103,6 +105,13 @@ public final class RunbookRunner: @unchecked Sendable {
         }
         let dec = JSONDecoder(); dec.dateDecodingStrategy = .iso8601
         let record = try dec.decode(RunRecord.self, from: recData)
+        if settings.stack != record.stack {
+            terminal.note("resuming on stack \(record.stack), the stack run \(runId) started on")
+        }
+        settings.stack = record.stack
+        settings.region = settings.region ?? record.region
+        settings.endpointURL = settings.endpointURL ?? record.endpointURL
+        settings.envFile = settings.envFile ?? record.envFile
         let source = try String(contentsOfFile: "\(dir)/runbook.yaml", encoding: .utf8)
         let (parsed, diags) = Runbook.parse(source, file: record.file)
         guard let runbook = parsed, diags.isEmpty else { throw RunbookInvalid(diagnostics: diags) }

@@ -357,3 +357,37 @@ extension LiveRunbookTests {
         rb.inputs.filter { $0.required && $0.defaultValue == nil }.flatMap { ["--input", "\($0.name)=dry-run-value"] }
     }
 }
+
+extension LiveRunbookTests {
+    /// The stack's life cycle with the real operations (deploy, diff, teardown): the dry run plans every step,
+    /// marks the mutating calls and sends none.
+    func testDryRunOfTheStackLifeCycleWithRealOperations() throws {
+        let (_, proxy) = try peers()
+        let dir = try scratch()
+        let file = try write("""
+        name: life-cycle
+        steps:
+          - id: who
+            uses: whoami
+          - id: preview
+            uses: diff
+          - id: deploy
+            uses: deploy
+            confirm: true
+            with: { no-wait: false }
+          - id: teardown
+            uses: teardown
+            confirm: true
+            with: { keep-logs: true, delete-secrets: "${{ steps.deploy.outputs.stack != '' }}" }
+        """, dir)
+        let v = try binary(dir).run(["runbook", "validate", file])
+        XCTAssertEqual(v.status, 0, v.stderr)
+        try proxy.clear()
+        let r = try binary(dir).run(["runbook", "run", file, "--dry-run", "--stack", "rb-life"])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("3. deploy (deploy)  [asks to confirm]"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("* CloudFormation ExecuteChangeSet"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("with delete-secrets = <known after deploy>"), r.stdout)
+        XCTAssertEqual(try proxy.requests().filter { $0.mutating == true }.map { $0.operation ?? "?" }, [])
+    }
+}

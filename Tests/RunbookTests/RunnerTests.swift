@@ -266,4 +266,26 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(s2.status, "succeeded")
         lock.release()
     }
+
+    func testResumeRunsOnTheStackTheRunStartedOn() async throws {
+        let dir = try scratch()
+        let rb = try Runbook.load(try write("""
+        steps:
+          - id: flaky
+            uses: test.flaky
+            with: { name: \(flakyName()), failures: 1 }
+          - id: where
+            uses: test.echo
+            with: { message: "${{ run.stack }}" }
+        """, dir))
+        var blue = GlobalSettings(); blue.stack = "Blue"; blue.region = "eu-west-1"
+        let (first, _, _) = inProcessRunner(settings: blue)
+        let s1 = try await first.run(rb, options: options(dir))
+        XCTAssertEqual(s1.status, "failed")
+        let (later, cap, _) = inProcessRunner()  // no --stack given to resume
+        let s2 = try await later.resume(runId: s1.runId, options: options(dir))
+        XCTAssertEqual(s2.steps[1].outputs?["message"], .string("Blue"))
+        XCTAssertEqual(later.settings.region, "eu-west-1")
+        XCTAssertTrue(cap.stderr.contains("resuming on stack Blue"), cap.stderr)
+    }
 }
