@@ -47,8 +47,14 @@ public final class Journal: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o600)
+        fd = open(path, O_RDWR | O_APPEND | O_CREAT, 0o600)
         guard fd >= 0 else { throw FairflowError("cannot open the journal \(path)", why: String(cString: strerror(errno)), fix: "check the directory's permissions") }
+        // A run killed mid-write leaves a torn last line: end it, so the next event starts on its own line.
+        let size = lseek(fd, 0, SEEK_END)
+        if size > 0 {
+            var last: UInt8 = 0
+            if pread(fd, &last, 1, size - 1) == 1, last != 0x0A { _ = write(fd, "\n", 1) }
+        }
     }
 
     deinit { close(fd) }

@@ -289,3 +289,28 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(cap.stderr.contains("resuming on stack Blue"), cap.stderr)
     }
 }
+
+final class JournalTests: XCTestCase {
+    func testATornLastLineIsEndedAndSkipped() throws {
+        let dir = try scratch()
+        let path = dir.appendingPathComponent("j.jsonl").path
+        let j = try Journal(path: path)
+        try j.append(JournalEvent(event: "run-started", runId: "r"))
+        // A kill in the middle of a write.
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        h.seekToEndOfFile(); h.write(Data(#"{"event":"step-succ"#.utf8)); try h.close()
+        let j2 = try Journal(path: path)
+        try j2.append(JournalEvent(event: "run-resumed", runId: "r"))
+        XCTAssertEqual(try Journal.read(path).map(\.event), ["run-started", "run-resumed"])
+    }
+
+    func testRedactionByKeyAndByValue() {
+        var r = Redactor()
+        r.learn(.object(["fernetKey": .string("abcdefgh"), "name": .string("airflow-fernet-key"), "rotate-key": .bool(true)]))
+        let (v, paths) = r.redact(.object(["message": .string("key is abcdefgh!"), "apiToken": .string("zzzz"), "rotate-key": .bool(true),
+                                           "list": .array([.string("abcdefgh")])]))
+        XCTAssertEqual(v, .object(["message": .string("key is [redacted]!"), "apiToken": .string("[redacted]"), "rotate-key": .bool(true),
+                                    "list": .array([.string("[redacted]")])]))
+        XCTAssertEqual(Set(paths), ["message", "apiToken", "list.0"])
+    }
+}
