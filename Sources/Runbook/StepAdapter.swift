@@ -49,22 +49,23 @@ public enum StepAdapter {
     }
 
     /// Unknown keys (as written) and the first decoding problem, with every expression taken as "any value".
-    public static func checkFields(_ op: any FairflowOperation.Type, with: JSONValue) -> (unknown: [[String]], problem: DecodingError?) {
+    public static func checkFields(_ op: any FairflowOperation.Type, with: JSONValue) -> (unknown: [[String]], problems: [DecodingError]) {
         checkTyped(op, with: with)
     }
 
-    static func checkTyped<Op: FairflowOperation>(_ op: Op.Type, with: JSONValue) -> (unknown: [[String]], problem: DecodingError?) {
+    static func checkTyped<Op: FairflowOperation>(_ op: Op.Type, with: JSONValue) -> (unknown: [[String]], problems: [DecodingError]) {
         let d = FieldDecoder()
         let body = canonicalKeys(with == .null ? .object([:]) : with, known: FieldDecoder.fields(of: Op.Input.self))
         var problem: DecodingError?
         do { _ = try d.decode(Op.Input.self, from: body) } catch let e as DecodingError { problem = e } catch {}
-        return (d.unknownKeys(in: body), d.problems.first ?? problem)
+        return (d.unknownKeys(in: body), d.problems.isEmpty ? problem.map { [$0] } ?? [] : d.problems)
     }
 
     public static func describe(_ e: DecodingError) -> String {
-        func path(_ c: [CodingKey]) -> String { c.map(\.stringValue).joined(separator: ".") }
+        func path(_ c: [CodingKey]) -> String { c.map { Validator.kebab($0.stringValue) }.joined(separator: ".") }
         switch e {
-        case .keyNotFound(let k, let c): return "missing field '\(path(c.codingPath + [k]))'"
+        case .keyNotFound(let k, let c):
+            return "missing field '\(path(c.codingPath + [k]))' — set it in `with:` (the operation's Input has no default for it)"
         case .typeMismatch(_, let c): return "field '\(path(c.codingPath))': \(c.debugDescription)"
         case .valueNotFound(_, let c): return "field '\(path(c.codingPath))' has no value"
         case .dataCorrupted(let c): return "field '\(path(c.codingPath))': \(c.debugDescription)"

@@ -52,12 +52,12 @@ public enum Validator {
             // Fields of `with:` against the operation's Input.
             if let op {
                 let with = placeholders(step.with?.json ?? .object([:]))
-                let (unknown, problem) = StepAdapter.checkFields(op, with: with)
+                let (unknown, problems) = StepAdapter.checkFields(op, with: with)
                 for path in unknown {
                     fail(position(of: path, in: step.with) ?? step.positions["with"] ?? step.position,
                          "unknown field '\(path.joined(separator: "."))' in `with:` of step '\(step.id)' (\(step.uses) takes: \(fieldList(op)))")
                 }
-                if let problem, unknown.isEmpty || !isKeyNotFound(problem) {
+                for problem in problems where unknown.isEmpty || !isKeyNotFound(problem) {
                     let at: Position
                     if case .typeMismatch(_, let c) = problem { at = position(of: c.codingPath.map(\.stringValue), in: step.with, value: true) ?? step.position }
                     else { at = step.positions["with"] ?? step.positions["uses"] ?? step.position }

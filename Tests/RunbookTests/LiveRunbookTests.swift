@@ -341,7 +341,8 @@ extension LiveRunbookTests {
         for name in ShippedRunbookTests.names {
             let path = ShippedRunbookTests.shippedDir.appendingPathComponent("\(name).yaml").path
             let rb = Runbook.parse(try String(contentsOfFile: path, encoding: .utf8), file: path).0!
-            guard rb.steps.allSatisfy({ ShippedRunbookTests.registry[$0.uses] != nil }) else { waiting.append(name); continue }
+            // Waiting: an operation not merged yet, or an Input that cannot decode the runbook's `with:` yet.
+            guard Validator.validate(rb, operations: ShippedRunbookTests.registry).isEmpty else { waiting.append(name); continue }
             try proxy.clear()
             let r = try binary(dir).run(["runbook", "run", name, "--dry-run", "--stack", "rb-dry-\(name)"] + requiredInputs(rb))
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")

@@ -102,7 +102,7 @@ final class ValidationTests: XCTestCase {
             when: ${{ bogus.thing }}
         """)
         XCTAssertEqual(d.count, 3, "\(d)")
-        XCTAssertEqual(d[0], "f.yaml:4:11: step 'a': missing field 'failures'")
+        XCTAssertEqual(d[0], "f.yaml:4:11: step 'a': missing field 'failures' — set it in `with:` (the operation's Input has no default for it)")
         XCTAssertTrue(d[1].hasPrefix("f.yaml:7:22: bad expression:"), d[1])
         XCTAssertTrue(d[2].hasPrefix("f.yaml:8:11: bad expression: unknown reference 'bogus.thing'"), d[2])
     }
