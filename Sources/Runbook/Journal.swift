@@ -105,10 +105,14 @@ public struct Redactor: Sendable {
         pattern.firstMatch(in: k, range: NSRange(k.startIndex..., in: k)) != nil
     }
 
-    /// Remembers the values under secret-named keys (and everything under them).
+    /// Fields that name a secret rather than hold it (`secrets: [{name, arn, action}]` stays readable).
+    static let identifierKeys: Set<String> = ["name", "arn", "id", "action", "envkey", "envfile", "status", "type", "description"]
+    static func isIdentifier(_ k: String) -> Bool { identifierKeys.contains(k.lowercased()) }
+
+    /// Remembers the values under secret-named keys (and everything under them but identifiers).
     public mutating func learn(_ v: JSONValue, secret: Bool = false) {
         switch v {
-        case .object(let o): for (k, x) in o { learn(x, secret: secret || Redactor.isSecretKey(k)) }
+        case .object(let o): for (k, x) in o where !Redactor.isIdentifier(k) { learn(x, secret: secret || Redactor.isSecretKey(k)) }
         case .array(let a): for x in a { learn(x, secret: secret) }
         case .string(let s) where secret && s.count >= 4: secrets.insert(s)
         case .int, .double: if secret, v.description.count >= 4 { secrets.insert(v.description) }
@@ -119,25 +123,33 @@ public struct Redactor: Sendable {
     public mutating func learnSecret(_ s: String) { if s.count >= 4 { secrets.insert(s) } }
 
     /// A copy fit for the journal, and the dotted paths that were masked.
-    public func redact(_ v: JSONValue, path: [String] = []) -> (JSONValue, [String]) {
+    public func redact(_ v: JSONValue, path: [String] = [], secret: Bool = false) -> (JSONValue, [String]) {
         switch v {
         case .object(let o):
             var out: [String: JSONValue] = [:], paths: [String] = []
             for (k, x) in o {
-                if Redactor.isSecretKey(k), x != .null, x != .string(""), !isHarmless(x) {
-                    out[k] = .string(Redactor.mark); paths.append((path + [k]).joined(separator: "."))
-                } else {
-                    let (r, p) = redact(x, path: path + [k]); out[k] = r; paths += p
-                }
+                let (r, p) = Redactor.isIdentifier(k) ? redactKnown(x, path: path + [k]) : redact(x, path: path + [k], secret: secret || Redactor.isSecretKey(k))
+                out[k] = r; paths += p
             }
             return (.object(out), paths)
         case .array(let a):
             var out: [JSONValue] = [], paths: [String] = []
-            for (i, x) in a.enumerated() { let (r, p) = redact(x, path: path + ["\(i)"]); out.append(r); paths += p }
+            for (i, x) in a.enumerated() { let (r, p) = redact(x, path: path + ["\(i)"], secret: secret); out.append(r); paths += p }
             return (.array(out), paths)
+        case .null: return (v, [])
+        default:
+            if secret, !isHarmless(v), v != .string("") { return (.string(Redactor.mark), [path.joined(separator: ".")]) }
+            return redactKnown(v, path: path)
+        }
+    }
+
+    /// Masks only the values already known to be secret.
+    func redactKnown(_ v: JSONValue, path: [String]) -> (JSONValue, [String]) {
+        switch v {
         case .string(let s):
             let masked = mask(s)
             return (.string(masked), masked == s ? [] : [path.joined(separator: ".")])
+        case .object, .array: return redact(v, path: path)
         default: return (v, [])
         }
     }

@@ -392,3 +392,63 @@ extension LiveRunbookTests {
         XCTAssertEqual(try proxy.requests().filter { $0.mutating == true }.map { $0.operation ?? "?" }, [])
     }
 }
+
+extension LiveRunbookTests {
+    /// The real `secrets.init` as a step: SIGKILL while its second CreateSecret is held at the proxy, then resume.
+    /// The end state is the three airflow-* secrets, each made once, their ARNs in the env file, and the admin
+    /// password (a secret input) in AWS but in no journal.
+    func testSecretsInitStepKilledMidwayResumesToTheSameSecrets() async throws {
+        let (_, proxy) = try peers()
+        let dir = try scratch()
+        let envFile = dir.appendingPathComponent("envs/us-east-1.env").path
+        try FileManager.default.createDirectory(atPath: dir.appendingPathComponent("envs").path, withIntermediateDirectories: true)
+        let password = "admin-\(UUID().uuidString)"
+        let file = try write("""
+        name: secrets-only
+        inputs:
+          admin-password: { secret: true }
+        steps:
+          - id: secrets
+            uses: secrets.init
+            with: { admin-password: "${{ inputs.admin-password }}", flower-user: ops, rotate: [] }
+          - id: again
+            uses: secrets.init
+            with: { flower-user: ops, rotate: [] }
+        """, dir)
+        try proxy.clear()
+        try proxy.addRule(#"[{"operation": "CreateSecret", "kind": "delay", "delay_seconds": 0.01, "count": 1},"# +
+                          #"{"operation": "CreateSecret", "kind": "delay", "delay_seconds": 3, "count": 1}]"#)
+        let b = try binary(dir)
+        let (p, _, _) = try b.start(["runbook", "run", file, "--env", envFile, "--input", "admin-password=\(password)"])
+        try waitUntil(30, "the secrets step to start") { ((try? journalEvents(dir)) ?? []).contains { $0.event == "step-started" } }
+        usleep(1_500_000)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        try waitUntil(10, "the held create to reach AWS") { ((try? proxy.requests()) ?? []).filter { $0.operation == "CreateSecret" }.count >= 2 }
+        let runId = runIds(dir)[0]
+        // A secret input is not kept: resume asks for it again.
+        let noPw = try b.run(["runbook", "resume", runId])
+        XCTAssertEqual(noPw.status, 64)
+        XCTAssertTrue(noPw.stderr.contains("input 'admin-password' is needed: it is secret, so the run did not keep it — pass --input admin-password=VALUE"), noPw.stderr)
+        let r = try b.run(["runbook", "resume", runId, "--input", "admin-password=\(password)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let names = try await secretNames("airflow-")
+        XCTAssertEqual(names, ["airflow-admin-password", "airflow-fernet-key", "airflow-flower-credentials"])
+        let creates = try proxy.requests().filter { $0.operation == "CreateSecret" }
+        XCTAssertEqual(Set(creates.compactMap(\.client_request_token)).count, 3, "one token per secret: \(creates.map { $0.client_request_token ?? "-" })")
+        let stored = try await secrets().value("airflow-admin-password")
+        XCTAssertEqual(stored, password, "the input reached the secret")
+        let env = try String(contentsOfFile: envFile, encoding: .utf8)
+        XCTAssertEqual(env.components(separatedBy: "arn:aws:secretsmanager:").count - 1, 3, env)
+        let again = try journalEvents(dir).last { $0.step == "again" && $0.event == "step-succeeded" }
+        XCTAssertEqual(again?.outputs?["secrets"].map { v -> [String] in
+            guard case .array(let a) = v else { return [] }
+            return a.compactMap { $0["action"]?.description }
+        }, ["kept", "kept", "kept"], "a second secrets.init keeps all three")
+        let runDir = dir.appendingPathComponent(".fairflow/runs/\(runId)")
+        for f in try FileManager.default.contentsOfDirectory(atPath: runDir.path) {
+            XCTAssertFalse(try String(contentsOf: runDir.appendingPathComponent(f), encoding: .utf8).contains(password), f)
+        }
+    }
+}

@@ -313,4 +313,20 @@ final class JournalTests: XCTestCase {
                                     "list": .array([.string("[redacted]")])]))
         XCTAssertEqual(Set(paths), ["message", "apiToken", "list.0"])
     }
+
+    func testNamesAndArnsOfSecretsStayReadableTheirValuesDoNot() {
+        var r = Redactor()
+        let out: JSONValue = .object(["secrets": .array([.object(["name": .string("airflow-fernet-key"), "arn": .string("arn:aws:sm:x"),
+                                                                  "envKey": .string("AIRFLOW_FERNET_KEY_SECRET_ARN"), "value": .string("c2VjcmV0dmFsdWU=")])]),
+                                      "fernetKeys": .array([.string("k1k1k1k1"), .string("k2k2k2k2")])])
+        r.learn(out)
+        let (v, paths) = r.redact(out)
+        XCTAssertEqual(v["secrets"]?["0"]?["name"], .string("airflow-fernet-key"))
+        XCTAssertEqual(v["secrets"]?["0"]?["arn"], .string("arn:aws:sm:x"))
+        XCTAssertEqual(v["secrets"]?["0"]?["envKey"], .string("AIRFLOW_FERNET_KEY_SECRET_ARN"))
+        XCTAssertEqual(v["secrets"]?["0"]?["value"], .string("[redacted]"))
+        XCTAssertEqual(v["fernetKeys"], .array([.string("[redacted]"), .string("[redacted]")]))
+        XCTAssertEqual(Set(paths), ["secrets.0.value", "fernetKeys.0", "fernetKeys.1"])
+        XCTAssertEqual(r.mask("export K=k2k2k2k2"), "export K=[redacted]")
+    }
 }
