@@ -74,4 +74,19 @@ final class ShippedRunbookTests: XCTestCase {
         XCTAssertTrue(TestOperations.all.allSatisfy { $0.id.hasPrefix("test.") })
         XCTAssertNil(TestOperations.killHook(["FAIRFLOW_TEST_KILL_AT": "step-started:a"]))
     }
+
+    /// The full example in docs/runbooks.md is a valid runbook (but for Input defaults the operations still owe).
+    func testTheDocumentedExampleValidates() throws {
+        let doc = try String(contentsOf: Repo.root.appendingPathComponent("docs/runbooks.md"), encoding: .utf8)
+        guard let start = doc.range(of: "```yaml\n"), let end = doc.range(of: "\n```", range: start.upperBound..<doc.endIndex) else {
+            return XCTFail("docs/runbooks.md has no yaml example")
+        }
+        let (rb, parse) = Runbook.parse(String(doc[start.upperBound..<end.lowerBound]), file: "docs/runbooks.md")
+        XCTAssertEqual(parse.map(\.description), [])
+        let diags = rb.map { Validator.validate($0, operations: Self.registry) } ?? []
+        let other = diags.filter { !$0.message.contains("the operation's Input has no default for it") }
+        XCTAssertEqual(other.map(\.description), [])
+        if ProcessInfo.processInfo.environment["FAIRFLOW_REQUIRE_ALL_OPERATIONS"] == "1" { XCTAssertEqual(diags.map(\.description), []) }
+        XCTAssertEqual(rb?.steps.count, 5)
+    }
 }
