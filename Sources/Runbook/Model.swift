@@ -1,3 +1,4 @@
+import FairflowCore
 import Foundation
 import Yams
 
@@ -133,7 +134,8 @@ public struct Runbook: Sendable {
 
     public static func load(_ path: String) throws -> Runbook {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw Diagnostic(file: path, Position(line: 0, column: 0), "cannot read the runbook file — check the path")
+            throw FairflowError.usage("cannot read runbook \(path)", why: "no such file (and no shipped or local runbook by that name)",
+                                      fix: "check the path, or see `fairflow runbook list`")
         }
         let (rb, diags) = parse(String(decoding: data, as: UTF8.self), file: path)
         if let rb, diags.isEmpty { return rb }
