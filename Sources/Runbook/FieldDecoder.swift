@@ -23,6 +23,8 @@ final class FieldDecoder {
         return out
     }
 
+    static func firstCase<C: CaseIterable>(_ c: C.Type) -> Any? { c.allCases.first }
+
     struct Key: CodingKey {
         var stringValue: String
         var intValue: Int?
@@ -63,6 +65,23 @@ final class FieldDecoder {
         func singleValueContainer() throws -> SingleValueDecodingContainer { Single(d: self) }
 
         func child(_ key: String, _ v: JSONValue?) -> Impl { Impl(value: v, path: path + [key], owner: owner) }
+
+        /// Any value; an enum that cannot decode (not known yet, or a wrong word) counts as its first case so the
+        /// fields after it are still seen, and the wrong word is still reported.
+        func value<T: Decodable>(_ type: T.Type, viaSingle: Bool = false) throws -> T {
+            switch type {
+            case is String.Type, is Bool.Type, is Double.Type, is Float.Type, is any FixedWidthInteger.Type: return try primitive(type)
+            default: break
+            }
+            let fallback = (type as? any CaseIterable.Type).flatMap { FieldDecoder.firstCase($0) as? T }
+            if isUnknown, let f = fallback { return f }
+            if viaSingle { return try T(from: self) }
+            do { return try T(from: self) } catch let e as DecodingError {
+                guard let f = fallback else { throw e }
+                owner.problems.append(e)
+                return f
+            }
+        }
 
         func primitive<T>(_ type: T.Type) throws -> T {
             do { return try strictPrimitive(type) } catch let e as DecodingError {
@@ -141,10 +160,7 @@ final class FieldDecoder {
                 v = .string(FieldDecoder.unknownMarker)
             }
             let c = d.child(key.stringValue, v)
-            switch type {
-            case is String.Type, is Bool.Type, is Double.Type, is Float.Type, is any FixedWidthInteger.Type: return try c.primitive(type)
-            default: return try T(from: c)
-            }
+            return try c.value(type)
         }
         func nestedContainer<NK: CodingKey>(keyedBy t: NK.Type, forKey key: K) throws -> KeyedDecodingContainer<NK> {
             try d.child(key.stringValue, raw(key)).container(keyedBy: t)
@@ -173,11 +189,7 @@ final class FieldDecoder {
             return false
         }
         mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-            let c = try next()
-            switch type {
-            case is String.Type, is Bool.Type, is Double.Type, is Float.Type, is any FixedWidthInteger.Type: return try c.primitive(type)
-            default: return try T(from: c)
-            }
+            return try next().value(type)
         }
         mutating func nestedContainer<NK: CodingKey>(keyedBy t: NK.Type) throws -> KeyedDecodingContainer<NK> { try next().container(keyedBy: t) }
         mutating func nestedUnkeyedContainer() throws -> UnkeyedDecodingContainer { try next().unkeyedContainer() }
@@ -191,7 +203,7 @@ final class FieldDecoder {
         func decode<T: Decodable>(_ type: T.Type) throws -> T {
             switch type {
             case is String.Type, is Bool.Type, is Double.Type, is Float.Type, is any FixedWidthInteger.Type: return try d.primitive(type)
-            default: return try T(from: d)
+            default: return try d.value(type, viaSingle: true)
             }
         }
     }

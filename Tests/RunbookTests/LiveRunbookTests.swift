@@ -452,3 +452,34 @@ extension LiveRunbookTests {
         }
     }
 }
+
+/// runbooks/demo.yaml, end to end against its own local AWS: deploy → operate → teardown, nothing left.
+final class DemoRunbookTests: XCTestCase {
+    func testDemoRunbookRunsEndToEnd() throws {
+        let local: LocalAWS
+        do { local = try LocalAWS() } catch {
+            if ProcessInfo.processInfo.environment["FAIRFLOW_REQUIRE_PEERS"] == "1" { XCTFail("local AWS did not start: \(error)") }
+            throw XCTSkip("local AWS not started: \(error)")
+        }
+        defer { local.stop() }
+        let dir = try scratch()
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("envs"), withIntermediateDirectories: true)
+        _ = try write("# fairflow demo\nDAG_REPOSITORY=https://github.com/apache/airflow-example-dags.git\nIP_WHITELIST=\n",
+                      dir.appendingPathComponent("envs"), "us-east-1.env")
+        var env = local.environment
+        env["FAIRFLOW_POLL_SECONDS"] = "0.5"
+        env["FAIRFLOW_RUNBOOKS_DIR"] = Repo.root.appendingPathComponent("runbooks").path
+        let b = Binary(environment: env, cwd: dir)
+        let t0 = Date()
+        let r = try b.run(["runbook", "run", "demo", "--env", "envs/us-east-1.env", "--yes"], timeout: 600)
+        let wall = Date().timeIntervalSince(t0)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("census: nothing left of stack FairflowStack"), r.stdout)
+        let events = try journalEvents(dir)
+        XCTAssertEqual(events.filter { $0.event == "step-succeeded" }.map { $0.step ?? "" },
+                       ["whoami", "secrets", "preflight", "deploy", "status", "scale", "teardown"])
+        XCTAssertEqual(events.last?.outcome, "succeeded")
+        XCTAssertTrue(events.first { $0.step == "deploy" && $0.event == "step-succeeded" }?.requestIds?.contains { $0.call.hasSuffix("ExecuteChangeSet") } ?? false)
+        print("demo runbook: 7 steps in \(String(format: "%.1f", wall)) s")
+    }
+}
