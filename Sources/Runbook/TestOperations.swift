@@ -95,14 +95,14 @@ public enum TestEcho: FairflowOperation {
     }
 }
 
-/// Fails its first `failures` runs (counted in `.fairflow/test-state/<name>`), then succeeds.
+/// Fails its first `failures` runs (counted in FAIRFLOW_TEST_STATE_DIR, else `.fairflow/test-state/`), then succeeds.
 public enum TestFlaky: FairflowOperation {
     public static let id = "test.flaky"
     public static let summary = "TEST ONLY: fail N times, then succeed."
     public struct Input: Codable, Sendable { public var name: String; public var failures: Int }
     public static func plan(_ input: Input, context: Context) async throws -> [PlannedAction] { [PlannedAction("flaky", detail: input.name)] }
     public static func run(_ input: Input, context: Context) async throws -> TestOutput {
-        let dir = FileManager.default.currentDirectoryPath + "/.fairflow/test-state"
+        let dir = context.environment["FAIRFLOW_TEST_STATE_DIR"] ?? FileManager.default.currentDirectoryPath + "/.fairflow/test-state"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = "\(dir)/\(input.name)"
         let n = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int($0) } ?? 0

@@ -240,7 +240,7 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(second.steps.map(\.outcome), ["succeeded", "succeeded", "succeeded"])
         XCTAssertEqual(second.steps[0].reused, true)
         XCTAssertEqual(second.steps[2].outputs?["message"], .string("one ran 1 time(s)"), "outputs of earlier steps come from the journal")
-        let calls = try String(contentsOfFile: FileManager.default.currentDirectoryPath + "/.fairflow/test-state/\(name)-one", encoding: .utf8)
+        let calls = try String(contentsOfFile: "\(testStateDir)/\(name)-one", encoding: .utf8)
         XCTAssertEqual(calls, "1", "the succeeded step did not run again")
         let seeds = try journalEvents(dir).filter { $0.step == "two" && $0.event == "step-started" }.compactMap(\.idempotencySeed)
         XCTAssertEqual(seeds, ["\(first.runId)/two", "\(first.runId)/two"])

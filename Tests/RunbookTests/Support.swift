@@ -19,6 +19,9 @@ func write(_ text: String, _ dir: URL, _ name: String = "rb.yaml") throws -> Str
     return p
 }
 
+/// Where test.flaky counts its calls in-process (never the package's working directory).
+let testStateDir = FileManager.default.temporaryDirectory.appendingPathComponent("rb-test-state-\(getpid())").path
+
 let testOperations: [String: any FairflowOperation.Type] = {
     var d: [String: any FairflowOperation.Type] = [:]
     for op in TestOperations.all + [Whoami.self, Doctor.self] { d[op.id] = op }
@@ -29,6 +32,7 @@ let testOperations: [String: any FairflowOperation.Type] = {
 func inProcessRunner(yes: Bool = false, settings: GlobalSettings? = nil) -> (RunbookRunner, Terminal.Capture, DelayLog) {
     var s = settings ?? GlobalSettings()
     s.yes = yes
+    s.environment["FAIRFLOW_TEST_STATE_DIR"] = testStateDir
     let (t, cap) = Terminal.capture()
     let r = RunbookRunner(settings: s, terminal: t, operations: testOperations)
     r.identity = nil
