@@ -5,7 +5,7 @@ import XCTest
 /// cfn-lint must report nothing (0 errors, 0 warnings) in every mode, JSON and YAML.
 final class LintTests: XCTestCase {
     func testCfnLintCleanInEveryMode() throws {
-        let cfnLint = try requireTool("cfn-lint")
+        let cfnLint = try needTool("cfn-lint")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fairflow-lint-\(getpid())")
         defer { try? FileManager.default.removeItem(at: dir) }
         let files = try Modes.write(to: dir) + Modes.write(to: dir, format: .yaml)
@@ -17,7 +17,7 @@ final class LintTests: XCTestCase {
 
     /// Makes the lint test able to fail: a template with the seed's EfsVolumeConfiguration spelling.
     func testCfnLintCatchesTheSeedSpelling() throws {
-        let cfnLint = try requireTool("cfn-lint")
+        let cfnLint = try needTool("cfn-lint")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fairflow-lint-bad-\(getpid())")
         defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
