@@ -8,7 +8,13 @@ final class LintTests: XCTestCase {
         let cfnLint = try needTool("cfn-lint")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fairflow-lint-\(getpid())")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let files = try Modes.write(to: dir) + Modes.write(to: dir, format: .yaml)
+        // JSON for every mode; YAML for one (testYamlMatchesJson proves the two say the same thing).
+        var files = try Modes.write(to: dir)
+        var ha = Modes.all.first { $0.0 == "ha-autoscaling" }!.1
+        ha.format = .yaml
+        let yaml = dir.appendingPathComponent("ha-autoscaling.template.yaml")
+        try TemplateGenerator.render(ha).write(to: yaml, atomically: true, encoding: .utf8)
+        files.append(("ha-autoscaling-yaml", yaml))
         // One cfn-lint run over all files (it starts slowly); its output names each file and rule.
         let result = try runTool(cfnLint, ["--regions", "us-east-1", "--format", "parseable", "--"] + files.map { $0.1.path })
         XCTAssertEqual(result.status, 0, "cfn-lint findings:\n\(result.output)")
