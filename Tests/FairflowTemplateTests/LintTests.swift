@@ -34,13 +34,4 @@ final class LintTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.output.contains("E3002"), result.output)
     }
-
-    /// Writes the templates for scripts/lib/lint-templates.sh and manual runs when asked.
-    func testDumpTemplatesWhenAsked() throws {
-        guard let dir = ProcessInfo.processInfo.environment["FAIRFLOW_TEMPLATE_DUMP_DIR"] else {
-            throw XCTSkip("set FAIRFLOW_TEMPLATE_DUMP_DIR to write every mode's template")
-        }
-        let files = try Modes.write(to: URL(fileURLWithPath: dir))
-        XCTAssertEqual(files.count, Modes.all.count)
-    }
 }
