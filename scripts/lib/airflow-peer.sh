@@ -126,29 +126,27 @@ wait_up() {  # version port: health OK, then the test DAGs (AIRFLOW_PEER_WAIT_DA
   done
 }
 
-start_one() {  # version -> prints AIRFLOW<major>_URL=...
+start_one() {  # version: runs in its own background subshell (so the exports stay there); writes url-<major>
   local v=$1 home port t0 major=${1%%.*}
   home=$STATE/af$major; port=$(free_port); t0=$(now)
   mkdir -p "$home/pids"
-  (
-    airflow_env "$v" "$home" "$port"
-    airflow db migrate >"$home/init.log" 2>&1 || { say "$v: db migrate failed, see $home/init.log"; exit 1; }
-    if [ "$major" = 2 ]; then
-      airflow users create --username "$USER_NAME" --password "$PASSWORD" --role Admin \
-        --firstname Fair --lastname Flow --email fairflow@example.com >>"$home/init.log" 2>&1 ||
-        { say "$v: users create failed, see $home/init.log"; exit 1; }
-      daemon "$home" webserver airflow webserver
-      daemon "$home" scheduler airflow scheduler --skip-serve-logs   # else a log server binds *:8793
-    else
-      printf '{"%s": "%s"}\n' "$USER_NAME" "$PASSWORD" >"$home/passwords.json"
-      daemon "$home" api-server airflow api-server
-      daemon "$home" scheduler airflow scheduler --skip-serve-logs
-      daemon "$home" dag-processor airflow dag-processor
-    fi
-    if ! wait_up "$v" "$port"; then
-      say "$v: not ready within ${TIMEOUT}s; last log lines:"; tail -n 15 "$home"/*.log >&2; exit 1
-    fi
-  ) || return 1
+  airflow_env "$v" "$home" "$port"
+  airflow db migrate >"$home/init.log" 2>&1 || { say "$v: db migrate failed, see $home/init.log"; return 1; }
+  if [ "$major" = 2 ]; then
+    airflow users create --username "$USER_NAME" --password "$PASSWORD" --role Admin \
+      --firstname Fair --lastname Flow --email fairflow@example.com >>"$home/init.log" 2>&1 ||
+      { say "$v: users create failed, see $home/init.log"; return 1; }
+    daemon "$home" webserver airflow webserver
+    daemon "$home" scheduler airflow scheduler --skip-serve-logs   # else a log server binds *:8793
+  else
+    printf '{"%s": "%s"}\n' "$USER_NAME" "$PASSWORD" >"$home/passwords.json"
+    daemon "$home" api-server airflow api-server
+    daemon "$home" scheduler airflow scheduler --skip-serve-logs
+    daemon "$home" dag-processor airflow dag-processor
+  fi
+  if ! wait_up "$v" "$port"; then
+    say "$v: not ready within ${TIMEOUT}s; last log lines:"; tail -n 15 "$home"/*.log >&2; return 1
+  fi
   say "$v ready at http://127.0.0.1:$port in $(since "$t0") s"
   echo "AIRFLOW${major}_URL=http://127.0.0.1:$port" >"$STATE/url-$major"
 }
@@ -182,7 +180,13 @@ serve() {
   USER_NAME=admin
   PASSWORD=fairflow-$(python3 -c 'import secrets; print(secrets.token_hex(8))')
   stopping=0
-  cleanup() { [ "$stopping" = 1 ] && return; stopping=1; say "stopping"; stop_dir "$STATE"; say "stopped"; }
+  cleanup() {
+    [ "$stopping" = 1 ] && return; stopping=1; say "stopping"
+    # Installs and starts still in flight first, so no daemon appears after stop_dir looked.
+    local j; for j in $(jobs -p); do kill -TERM "$j" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    stop_dir "$STATE"; say "stopped"
+  }
   trap 'cleanup; exit 0' TERM INT
   trap cleanup EXIT
   for v in $VERSIONS; do install_one "$v" & pids+=($!); done
