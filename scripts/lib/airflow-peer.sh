@@ -4,7 +4,7 @@
 # Usage: scripts/lib/airflow-peer.sh [serve]   install (if needed), start, print KEY=VALUE lines and READY,
 #                                              then serve until SIGTERM/SIGINT (or `stop`)
 #        scripts/lib/airflow-peer.sh install   only make sure the cached venvs exist
-#        scripts/lib/airflow-peer.sh stop [DIR] stop a serving instance (default: the newest one)
+#        scripts/lib/airflow-peer.sh stop [DIR] stop a serving instance (default: the newest still serving)
 #
 # Prints: AIRFLOW2_URL, AIRFLOW3_URL, AIRFLOW_USER, AIRFLOW_PASSWORD (test credentials, random per start),
 #         AIRFLOW_PEER_DIR (logs, pids), then READY.
@@ -213,7 +213,12 @@ case "${1:-serve}" in
     for p in "${pids[@]}"; do wait "$p" || ok=0; done
     [ "$ok" = 1 ] ;;
   stop)
-    dir=${2:-$(ls -1dt "$RUNS"/airflow.* 2>/dev/null | head -n1)}
+    dir=${2:-}
+    if [ -z "$dir" ]; then  # the newest instance that is still serving
+      for d in $(ls -1dt "$RUNS"/airflow.* 2>/dev/null); do
+        [ -f "$d/serve.pid" ] && kill -0 "$(cat "$d/serve.pid")" 2>/dev/null && { dir=$d; break; }
+      done
+    fi
     [ -n "$dir" ] && [ -f "$dir/serve.pid" ] || { say "nothing to stop"; exit 0; }
     pid=$(cat "$dir/serve.pid")
     if kill -TERM "$pid" 2>/dev/null; then
