@@ -7,6 +7,14 @@ public struct ChangeSetChange: Codable, Sendable, Equatable {
     public var physicalId: String?
     public var resourceType: String
     public var replacement: String?    // True | False | Conditional
+
+    public init(action: String, logicalId: String, physicalId: String?, resourceType: String, replacement: String?) {
+        self.action = action
+        self.logicalId = logicalId
+        self.physicalId = physicalId
+        self.resourceType = resourceType
+        self.replacement = replacement
+    }
 }
 
 public struct ChangeSetDescription: Sendable {

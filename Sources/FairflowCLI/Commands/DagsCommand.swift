@@ -14,17 +14,9 @@ struct AirflowOptions: ParsableArguments {
     @Flag(name: .customLong("password-stdin"), help: "Read the Airflow password from stdin (else FAIRFLOW_AIRFLOW_PASSWORD).")
     var passwordStdin = false
 
-    var target: AirflowTarget {
-        AirflowTarget(url: url, user: user, password: passwordStdin ? readPasswordFromStdin() : nil)
+    func target() throws -> AirflowTarget {
+        AirflowTarget(url: url, user: user, password: passwordStdin ? try readPasswordFromStdin() : nil)
     }
-}
-
-/// The first line of stdin, without its newline.
-func readPasswordFromStdin() -> String {
-    let data = FileHandle.standardInput.readDataToEndOfFile()
-    let text = String(decoding: data, as: UTF8.self)
-    return String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-        .trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
 }
 
 /// "90", "90s", "10m", "1h30m" → seconds.
@@ -71,7 +63,7 @@ struct DagsListCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await CommandRunner.run(DagsList.self, .init(airflow: airflow.target, owner: owner, tag: tag,
+        try await CommandRunner.run(DagsList.self, .init(airflow: try airflow.target(), owner: owner, tag: tag,
                                                          paused: paused ? true : (active ? false : nil)), globals: globals)
     }
 }
@@ -82,7 +74,7 @@ struct DagsErrorsCommand: AsyncParsableCommand {
     @OptionGroup var airflow: AirflowOptions
 
     func run() async throws {
-        try await CommandRunner.run(DagsErrors.self, .init(airflow: airflow.target), globals: globals)
+        try await CommandRunner.run(DagsErrors.self, .init(airflow: try airflow.target()), globals: globals)
     }
 }
 
@@ -119,7 +111,7 @@ struct DagsTriggerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let input = DagsTrigger.Input(airflow: airflow.target, dagId: dagId, conf: try parsedConf(), runId: runId, unpause: unpause,
+        let input = DagsTrigger.Input(airflow: try airflow.target(), dagId: dagId, conf: try parsedConf(), runId: runId, unpause: unpause,
                                       wait: wait, timeout: timeout.flatMap(parseDuration))
         try await CommandRunner.run(DagsTrigger.self, input, globals: globals)
     }
@@ -138,7 +130,7 @@ struct DagsRunsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await CommandRunner.run(DagsRuns.self, .init(airflow: airflow.target, dagId: dagId, limit: limit, state: state), globals: globals)
+        try await CommandRunner.run(DagsRuns.self, .init(airflow: try airflow.target(), dagId: dagId, limit: limit, state: state), globals: globals)
     }
 }
 
@@ -150,7 +142,7 @@ struct DagsStateCommand: AsyncParsableCommand {
     @Argument(help: "The run id.") var runId: String
 
     func run() async throws {
-        try await CommandRunner.run(DagsState.self, .init(airflow: airflow.target, dagId: dagId, runId: runId), globals: globals)
+        try await CommandRunner.run(DagsState.self, .init(airflow: try airflow.target(), dagId: dagId, runId: runId), globals: globals)
     }
 }
 
@@ -168,7 +160,7 @@ struct DagsLogsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await CommandRunner.run(DagsLogs.self, .init(airflow: airflow.target, dagId: dagId, runId: runId, taskId: taskId,
+        try await CommandRunner.run(DagsLogs.self, .init(airflow: try airflow.target(), dagId: dagId, runId: runId, taskId: taskId,
                                                          tryNumber: tryNumber), globals: globals)
     }
 }
@@ -182,7 +174,7 @@ struct DagsPauseCommand: AsyncParsableCommand {
     func validate() throws { if dagIds.isEmpty { throw ValidationError("name at least one DAG id") } }
 
     func run() async throws {
-        try await CommandRunner.run(DagsPause.self, .init(airflow: airflow.target, dagIds: dagIds), globals: globals)
+        try await CommandRunner.run(DagsPause.self, .init(airflow: try airflow.target(), dagIds: dagIds), globals: globals)
     }
 }
 
@@ -195,7 +187,7 @@ struct DagsUnpauseCommand: AsyncParsableCommand {
     func validate() throws { if dagIds.isEmpty { throw ValidationError("name at least one DAG id") } }
 
     func run() async throws {
-        try await CommandRunner.run(DagsUnpause.self, .init(airflow: airflow.target, dagIds: dagIds), globals: globals)
+        try await CommandRunner.run(DagsUnpause.self, .init(airflow: try airflow.target(), dagIds: dagIds), globals: globals)
     }
 }
 
@@ -209,7 +201,7 @@ struct DagsClearCommand: AsyncParsableCommand {
     @Flag(name: .customLong("failed-only"), help: "Clear only failed (and upstream-failed) tasks.") var failedOnly = false
 
     func run() async throws {
-        try await CommandRunner.run(DagsClear.self, .init(airflow: airflow.target, dagId: dagId, runId: runId, failedOnly: failedOnly),
+        try await CommandRunner.run(DagsClear.self, .init(airflow: try airflow.target(), dagId: dagId, runId: runId, failedOnly: failedOnly),
                                     globals: globals)
     }
 }

@@ -12,8 +12,8 @@ struct FlowerOptions: ParsableArguments {
     @Flag(name: .customLong("password-stdin"), help: "Read Flower's password from stdin (else FAIRFLOW_FLOWER_PASSWORD).")
     var passwordStdin = false
 
-    var target: AirflowTarget {
-        AirflowTarget(url: url, user: user, password: passwordStdin ? readPasswordFromStdin() : nil)
+    func target() throws -> AirflowTarget {
+        AirflowTarget(url: url, user: user, password: passwordStdin ? try readPasswordFromStdin() : nil)
     }
 }
 
@@ -29,7 +29,7 @@ struct FlowerWorkersCommand: AsyncParsableCommand {
     @OptionGroup var flower: FlowerOptions
 
     func run() async throws {
-        try await CommandRunner.run(FlowerWorkers.self, .init(flower: flower.target), globals: globals)
+        try await CommandRunner.run(FlowerWorkers.self, .init(flower: try flower.target()), globals: globals)
     }
 }
 
@@ -41,6 +41,6 @@ struct FlowerTasksCommand: AsyncParsableCommand {
     @Option(help: "At most this many tasks.") var limit = 50
 
     func run() async throws {
-        try await CommandRunner.run(FlowerTasks.self, .init(flower: flower.target, state: state, limit: limit), globals: globals)
+        try await CommandRunner.run(FlowerTasks.self, .init(flower: try flower.target(), state: state, limit: limit), globals: globals)
     }
 }
