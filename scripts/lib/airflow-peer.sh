@@ -4,7 +4,7 @@
 # Usage: scripts/lib/airflow-peer.sh [serve]   install (if needed), start, print KEY=VALUE lines and READY,
 #                                              then serve until SIGTERM/SIGINT (or `stop`)
 #        scripts/lib/airflow-peer.sh install   only make sure the cached venvs exist
-#        scripts/lib/airflow-peer.sh stop [DIR] stop a serving instance (default: the newest still serving)
+#        scripts/lib/airflow-peer.sh stop [DIR] stop the instance in DIR (its *_PEER_DIR); without DIR only if it is the only one serving
 #
 # Prints: AIRFLOW2_URL, AIRFLOW3_URL, AIRFLOW_USER, AIRFLOW_PASSWORD (test credentials, random per start),
 #         AIRFLOW_PEER_DIR (logs, pids), then READY.
@@ -226,10 +226,15 @@ case "${1:-serve}" in
     [ "$ok" = 1 ] ;;
   stop)
     dir=${2:-}
-    if [ -z "$dir" ]; then  # the newest instance that is still serving
-      for d in $(ls -1dt "$RUNS"/airflow.* 2>/dev/null); do
-        [ -f "$d/serve.pid" ] && kill -0 "$(cat "$d/serve.pid")" 2>/dev/null && { dir=$d; break; }
+    if [ -z "$dir" ]; then  # other runs (scripts/test, other worktrees) share the cache: guess only when one serves
+      serving=()
+      for d in "$RUNS"/airflow.*; do
+        [ -f "$d/serve.pid" ] && kill -0 "$(cat "$d/serve.pid")" 2>/dev/null && serving+=("$d")
       done
+      if [ "${#serving[@]}" -gt 1 ]; then
+        say "several instances are serving: name the one to stop (its AIRFLOW_PEER_DIR): ${serving[*]}"; exit 2
+      fi
+      dir=${serving[0]:-}
     fi
     [ -n "$dir" ] && [ -f "$dir/serve.pid" ] || { say "nothing to stop"; exit 0; }
     pid=$(cat "$dir/serve.pid")
