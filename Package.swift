@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "SSHTransportTests", dependencies: ["SSHTransport", "FairflowTestSupport"]),
         .testTarget(name: "MetadataDBTests", dependencies: ["MetadataDB", "FairflowTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "BastionTests", dependencies: ["FairflowCore", "MetadataDB", "SSHTransport", "FairflowTestSupport"]),
+        .testTarget(name: "RunbookTests", dependencies: ["Runbook", "FairflowCLI", "FairflowTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -18,6 +18,7 @@ public struct FairflowCommand: AsyncParsableCommand {
             DeployCommand.self,
             DiffCommand.self,
             TeardownCommand.self,
+            StatusCommand.self,
             SecretsCommand.self,
             LogsCommand.self,
             ScaleCommand.self,
@@ -26,6 +27,7 @@ public struct FairflowCommand: AsyncParsableCommand {
             FlowerCommand.self,
             DbCommand.self,
             EfsCommand.self,
+            RunbookCommand.self,
         ]
     )
 
@@ -41,6 +43,7 @@ public enum Operations {
         Deploy.self,
         Diff.self,
         Teardown.self,
+        Status.self,
         SecretsInit.self, SecretsList.self, SecretsRotate.self,
         LogsTail.self, LogsTask.self,
         Scale.self, ScaleAuto.self,

@@ -4,7 +4,7 @@
 # Usage: scripts/lib/airflow-peer.sh [serve]   install (if needed), start, print KEY=VALUE lines and READY,
 #                                              then serve until SIGTERM/SIGINT (or `stop`)
 #        scripts/lib/airflow-peer.sh install   only make sure the cached venvs exist
-#        scripts/lib/airflow-peer.sh stop [DIR] stop a serving instance (default: the newest one)
+#        scripts/lib/airflow-peer.sh stop [DIR] stop the instance in DIR (its *_PEER_DIR); without DIR only if it is the only one serving
 #
 # Prints: AIRFLOW2_URL, AIRFLOW3_URL, AIRFLOW_USER, AIRFLOW_PASSWORD (test credentials, random per start),
 #         AIRFLOW_PEER_DIR (logs, pids), then READY.
@@ -12,6 +12,7 @@
 #         FAIRFLOW_CACHE         (venvs live in $FAIRFLOW_CACHE/venv-airflow-<version>; default ~/.cache/fairflow)
 #         AIRFLOW_PEER_DAGS      (default Tests/Fixtures/dags of this repo)
 #         AIRFLOW_PEER_TIMEOUT   (seconds to wait for health + parsed DAGs, default 180)
+#         AIRFLOW_PEER_AUTH      (Airflow 3 only: simple (default) or fab, the FAB auth manager the generated stack uses)
 #         AIRFLOW_PEER_WAIT_DAGS (how many DAGs tagged "fairflow" must be parsed before READY, default 5)
 #
 # Airflow 2: webserver + scheduler, SequentialExecutor, basic-auth API backend (/api/v1).
@@ -25,33 +26,38 @@ CACHE=${FAIRFLOW_CACHE:-$HOME/.cache/fairflow}
 VERSIONS=${AIRFLOW_PEER_VERSIONS:-2.11.2 3.3.2}
 DAGS=${AIRFLOW_PEER_DAGS:-$repo/Tests/Fixtures/dags}
 TIMEOUT=${AIRFLOW_PEER_TIMEOUT:-180}
+AUTH=${AIRFLOW_PEER_AUTH:-simple}
+[ "$AUTH" = simple ] || [ "$AUTH" = fab ] || { echo "AIRFLOW_PEER_AUTH must be simple or fab" >&2; exit 2; }
 WAIT_DAGS=${AIRFLOW_PEER_WAIT_DAGS:-5}   # DAGs tagged "fairflow" in Tests/Fixtures/dags
 RUNS=$CACHE/run
 say() { echo "[airflow-peer] $*" >&2; }
 now() { date +%s.%N; }
 since() { awk "BEGIN{printf \"%.1f\", $(now) - $1}"; }
 
-venv_of() { echo "$CACHE/venv-airflow-$1"; }
-constraints_of() { echo "$here/airflow-constraints/$1.txt"; }
+fab() { [ "$AUTH" = fab ] && [ "${1%%.*}" != 2 ]; }   # version: Airflow 3 with the FAB auth manager?
+flavour() { if fab "$1"; then echo "$1-fab"; else echo "$1"; fi; }
+venv_of() { echo "$CACHE/venv-airflow-$(flavour "$1")"; }
+constraints_of() { echo "$here/airflow-constraints/$(flavour "$1").txt"; }
+package_of() { if fab "$1"; then echo "apache-airflow[fab]==$1"; else echo "apache-airflow==$1"; fi; }
 
 # A venv is ready when its marker names the constraints it was built from; otherwise it is rebuilt.
 install_one() {
   local v=$1 venv c want t0
   venv=$(venv_of "$v"); c=$(constraints_of "$v")
-  want="apache-airflow==$v $( [ -f "$c" ] && sha256sum "$c" | cut -c1-16 || echo unpinned)"
+  want="$(package_of "$v") $( [ -f "$c" ] && sha256sum "$c" | cut -c1-16 || echo unpinned)"
   mkdir -p "$CACHE"
   exec 9>"$venv.lock"; flock 9   # two test runs may race for the same venv
   if [ -x "$venv/bin/airflow" ] && [ "$(cat "$venv/.fairflow-installed" 2>/dev/null)" = "$want" ]; then
     exec 9>&-; return 0
   fi
-  t0=$(now); say "installing apache-airflow==$v into $venv (20 s quiet, up to 3 min on a loaded machine)"
+  t0=$(now); say "installing $(package_of "$v") into $venv (20 s quiet, up to 3 min on a loaded machine)"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >&2
   if [ -f "$c" ]; then
-    "$venv/bin/pip" install -q --disable-pip-version-check "apache-airflow==$v" -c "$c" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check "$(package_of "$v")" -c "$c" >&2
   else
-    "$venv/bin/pip" install -q --disable-pip-version-check "apache-airflow==$v" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check "$(package_of "$v")" >&2
   fi
   echo "$want" >"$venv/.fairflow-installed"
   say "installed $v in $(since "$t0") s"
@@ -87,9 +93,13 @@ airflow_env() {  # version home port
     export AIRFLOW__API_AUTH__JWT_SECRET=fairflow-test-jwt-secret-0123456789abcdef0123456789abcdef0123456789
     export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5 AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=5
     export AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC=1
-    export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
-    export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=$USER_NAME:admin
-    export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$home/passwords.json
+    if fab "$v"; then
+      export AIRFLOW__CORE__AUTH_MANAGER=airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager
+    else
+      export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
+      export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=$USER_NAME:admin
+      export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$home/passwords.json
+    fi
   fi
 }
 
@@ -126,29 +136,29 @@ wait_up() {  # version port: health OK, then the test DAGs (AIRFLOW_PEER_WAIT_DA
   done
 }
 
-start_one() {  # version -> prints AIRFLOW<major>_URL=...
+start_one() {  # version: runs in its own background subshell (so the exports stay there); writes url-<major>
   local v=$1 home port t0 major=${1%%.*}
   home=$STATE/af$major; port=$(free_port); t0=$(now)
   mkdir -p "$home/pids"
-  (
-    airflow_env "$v" "$home" "$port"
-    airflow db migrate >"$home/init.log" 2>&1 || { say "$v: db migrate failed, see $home/init.log"; exit 1; }
-    if [ "$major" = 2 ]; then
-      airflow users create --username "$USER_NAME" --password "$PASSWORD" --role Admin \
-        --firstname Fair --lastname Flow --email fairflow@example.com >>"$home/init.log" 2>&1 ||
-        { say "$v: users create failed, see $home/init.log"; exit 1; }
-      daemon "$home" webserver airflow webserver
-      daemon "$home" scheduler airflow scheduler --skip-serve-logs   # else a log server binds *:8793
-    else
-      printf '{"%s": "%s"}\n' "$USER_NAME" "$PASSWORD" >"$home/passwords.json"
-      daemon "$home" api-server airflow api-server
-      daemon "$home" scheduler airflow scheduler --skip-serve-logs
-      daemon "$home" dag-processor airflow dag-processor
-    fi
-    if ! wait_up "$v" "$port"; then
-      say "$v: not ready within ${TIMEOUT}s; last log lines:"; tail -n 15 "$home"/*.log >&2; exit 1
-    fi
-  ) || return 1
+  airflow_env "$v" "$home" "$port"
+  airflow db migrate >"$home/init.log" 2>&1 || { say "$v: db migrate failed, see $home/init.log"; return 1; }
+  if [ "$major" = 2 ] || fab "$v"; then
+    airflow users create --username "$USER_NAME" --password "$PASSWORD" --role Admin \
+      --firstname Fair --lastname Flow --email fairflow@example.com >>"$home/init.log" 2>&1 ||
+      { say "$v: users create failed, see $home/init.log"; return 1; }
+  fi
+  if [ "$major" = 2 ]; then
+    daemon "$home" webserver airflow webserver
+    daemon "$home" scheduler airflow scheduler --skip-serve-logs   # else a log server binds *:8793
+  else
+    fab "$v" || printf '{"%s": "%s"}\n' "$USER_NAME" "$PASSWORD" >"$home/passwords.json"
+    daemon "$home" api-server airflow api-server
+    daemon "$home" scheduler airflow scheduler --skip-serve-logs
+    daemon "$home" dag-processor airflow dag-processor
+  fi
+  if ! wait_up "$v" "$port"; then
+    say "$v: not ready within ${TIMEOUT}s; last log lines:"; tail -n 15 "$home"/*.log >&2; return 1
+  fi
   say "$v ready at http://127.0.0.1:$port in $(since "$t0") s"
   echo "AIRFLOW${major}_URL=http://127.0.0.1:$port" >"$STATE/url-$major"
 }
@@ -182,7 +192,13 @@ serve() {
   USER_NAME=admin
   PASSWORD=fairflow-$(python3 -c 'import secrets; print(secrets.token_hex(8))')
   stopping=0
-  cleanup() { [ "$stopping" = 1 ] && return; stopping=1; say "stopping"; stop_dir "$STATE"; say "stopped"; }
+  cleanup() {
+    [ "$stopping" = 1 ] && return; stopping=1; say "stopping"
+    # Installs and starts still in flight first, so no daemon appears after stop_dir looked.
+    local j; for j in $(jobs -p); do kill -TERM "$j" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    stop_dir "$STATE"; say "stopped"
+  }
   trap 'cleanup; exit 0' TERM INT
   trap cleanup EXIT
   for v in $VERSIONS; do install_one "$v" & pids+=($!); done
@@ -209,7 +225,17 @@ case "${1:-serve}" in
     for p in "${pids[@]}"; do wait "$p" || ok=0; done
     [ "$ok" = 1 ] ;;
   stop)
-    dir=${2:-$(ls -1dt "$RUNS"/airflow.* 2>/dev/null | head -n1)}
+    dir=${2:-}
+    if [ -z "$dir" ]; then  # other runs (scripts/test, other worktrees) share the cache: guess only when one serves
+      serving=()
+      for d in "$RUNS"/airflow.*; do
+        [ -f "$d/serve.pid" ] && kill -0 "$(cat "$d/serve.pid")" 2>/dev/null && serving+=("$d")
+      done
+      if [ "${#serving[@]}" -gt 1 ]; then
+        say "several instances are serving: name the one to stop (its AIRFLOW_PEER_DIR): ${serving[*]}"; exit 2
+      fi
+      dir=${serving[0]:-}
+    fi
     [ -n "$dir" ] && [ -f "$dir/serve.pid" ] || { say "nothing to stop"; exit 0; }
     pid=$(cat "$dir/serve.pid")
     if kill -TERM "$pid" 2>/dev/null; then

@@ -4,7 +4,7 @@
 # Usage: scripts/lib/flower-peer.sh [serve]    install (if needed), start, print KEY=VALUE lines and READY,
 #                                              then serve until SIGTERM/SIGINT (or `stop`)
 #        scripts/lib/flower-peer.sh install    only make sure redis-server and the cached venv exist
-#        scripts/lib/flower-peer.sh stop [DIR] stop a serving instance (default: the newest one)
+#        scripts/lib/flower-peer.sh stop [DIR] stop the instance in DIR (its *_PEER_DIR); without DIR only if it is the only one serving
 #
 # Prints: FLOWER_URL, FLOWER_USER, FLOWER_PASSWORD (test credentials, random per start), FLOWER_PEER_DIR, READY.
 # The Celery app is Tests/Fixtures/flower/fftasks.py (tasks fftasks.add, fftasks.nap, fftasks.fail);
@@ -110,7 +110,17 @@ case "${1:-serve}" in
   serve) serve ;;
   install) install ;;
   stop)
-    dir=${2:-$(ls -1dt "$RUNS"/flower.* 2>/dev/null | head -n1)}
+    dir=${2:-}
+    if [ -z "$dir" ]; then  # other runs (scripts/test, other worktrees) share the cache: guess only when one serves
+      serving=()
+      for d in "$RUNS"/flower.*; do
+        [ -f "$d/serve.pid" ] && kill -0 "$(cat "$d/serve.pid")" 2>/dev/null && serving+=("$d")
+      done
+      if [ "${#serving[@]}" -gt 1 ]; then
+        say "several instances are serving: name the one to stop (its FLOWER_PEER_DIR): ${serving[*]}"; exit 2
+      fi
+      dir=${serving[0]:-}
+    fi
     [ -n "$dir" ] && [ -f "$dir/serve.pid" ] || { say "nothing to stop"; exit 0; }
     pid=$(cat "$dir/serve.pid")
     if kill -TERM "$pid" 2>/dev/null; then
