@@ -111,10 +111,17 @@ def aws(local_aws):
 
 
 def peer_clients(peer):
-    """Like client_factory, but reads the peer's endpoint and key at each call (they change on restart)."""
+    """Like client_factory, but reads the peer's endpoint and key at each call (they change on restart).
+    Clients are cached: making a boto3 client costs more CPU than most calls the tests make."""
+    cache = {}
+
     def make(service, **kw):
-        return client_factory(peer["LOCAL_AWS_ENDPOINT"], peer["AWS_ACCESS_KEY_ID"],
-                              peer["AWS_SECRET_ACCESS_KEY"])(service, **kw)
+        key = (peer["LOCAL_AWS_ENDPOINT"], peer["AWS_ACCESS_KEY_ID"], service)
+        if kw:
+            return client_factory(*key[:2], peer["AWS_SECRET_ACCESS_KEY"])(service, **kw)
+        if key not in cache:
+            cache[key] = client_factory(*key[:2], peer["AWS_SECRET_ACCESS_KEY"])(service)
+        return cache[key]
     return make
 
 
