@@ -18,6 +18,16 @@ public struct FairflowCommand: AsyncParsableCommand {
             DeployCommand.self,
             DiffCommand.self,
             TeardownCommand.self,
+            StatusCommand.self,
+            SecretsCommand.self,
+            LogsCommand.self,
+            ScaleCommand.self,
+            TasksCommand.self,
+            DagsCommand.self,
+            FlowerCommand.self,
+            DbCommand.self,
+            EfsCommand.self,
+            RunbookCommand.self,
         ]
     )
 
@@ -33,5 +43,15 @@ public enum Operations {
         Deploy.self,
         Diff.self,
         Teardown.self,
+        Status.self,
+        SecretsInit.self, SecretsList.self, SecretsRotate.self,
+        LogsTail.self, LogsTask.self,
+        Scale.self, ScaleAuto.self,
+        TasksRun.self,
+        DagsList.self, DagsErrors.self, DagsTrigger.self, DagsRuns.self, DagsState.self, DagsLogs.self,
+        DagsPause.self, DagsUnpause.self, DagsClear.self, FlowerWorkers.self, FlowerTasks.self,
+        DbCheck.self,
+        DbTunnel.self,
+        EfsLs.self,
     ]
 }

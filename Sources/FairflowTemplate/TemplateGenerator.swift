@@ -635,7 +635,8 @@ final class StackBuilder {
 
     func airflowContainer(_ name: String, command: [String], logGroup: String, port: Int? = nil,
                           health: String? = nil, essential: Bool = true, waitFor: String? = nil,
-                          extraEnv: [(String, Node)] = [], extraSecrets: [(String, Node)] = []) -> Node {
+                          extraEnv: [(String, Node)] = [], extraSecrets: [(String, Node)] = [],
+                          databaseOnly: Bool = false) -> Node {
         var c: [(String, Node)] = [
             ("Name", .string(name)),
             ("Image", .string(o.airflowImage)),
@@ -644,9 +645,15 @@ final class StackBuilder {
             ("Command", .array(command.map { .string($0) })),
         ]
         if let port { c.append(("PortMappings", [["ContainerPort": .int(port), "Protocol": "tcp"]])) }
-        c.append(("Environment", keyValues(airflowEnvironment + extraEnv)))
-        c.append(("Secrets", .array((airflowSecrets + extraSecrets).map { ["Name": .string($0.0), "ValueFrom": $0.1] })))
-        c.append(("MountPoints", [["SourceVolume": "dags", "ContainerPath": .string(Sizing.dagsPath), "ReadOnly": false]]))
+        // A container that only talks to the database gets only the database's settings and credentials.
+        let dbKeys: Set<String> = ["AIRFLOW__DATABASE__SQL_ENGINE_COLLATION_FOR_IDS", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"]
+        let env = databaseOnly ? airflowEnvironment.filter { dbKeys.contains($0.0) } : airflowEnvironment
+        let secrets = databaseOnly ? airflowSecrets.filter { dbKeys.contains($0.0) } : airflowSecrets
+        c.append(("Environment", keyValues(env + extraEnv)))
+        c.append(("Secrets", .array((secrets + extraSecrets).map { ["Name": .string($0.0), "ValueFrom": $0.1] })))
+        if !databaseOnly {
+            c.append(("MountPoints", [["SourceVolume": "dags", "ContainerPath": .string(Sizing.dagsPath), "ReadOnly": false]]))
+        }
         if let health {
             c.append(("HealthCheck", [
                 "Command": ["CMD-SHELL", .string(health)], "Interval": 30, "Timeout": 20, "Retries": 5, "StartPeriod": 180,
@@ -721,7 +728,7 @@ final class StackBuilder {
         let wait = "wait-for-migrations"
         func waitContainer(_ c: Component) -> Node {
             airflowContainer(wait, command: ["db", "check-migrations", "--migration-wait-timeout", .init(Sizing.migrationWaitSeconds)],
-                             logGroup: logGroupId(c), essential: false)
+                             logGroup: logGroupId(c), essential: false, databaseOnly: true)
         }
         for c in components {
             let td = "\(c.rawValue)TaskDefinition"

@@ -198,6 +198,9 @@ final class StructureTests: XCTestCase {
             // The other Airflow processes wait for the migrations before starting.
             let sched = t.props("SchedulerTaskDefinition")["ContainerDefinitions"] as! [[String: Any]]
             XCTAssertEqual((sched[0]["Command"] as! [String]).prefix(2), ["db", "check-migrations"])
+            // ...and that wait needs the database credentials only, not the Fernet or secret key.
+            let waitSecrets = Set((sched[0]["Secrets"] as! [[String: Any]]).map { $0["Name"] as! String })
+            XCTAssertEqual(waitSecrets, ["DB_USER", "DB_PASSWORD"], mode)
         }
     }
 

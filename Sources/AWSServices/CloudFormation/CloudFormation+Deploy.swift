@@ -7,6 +7,14 @@ public struct ChangeSetChange: Codable, Sendable, Equatable {
     public var physicalId: String?
     public var resourceType: String
     public var replacement: String?    // True | False | Conditional
+
+    public init(action: String, logicalId: String, physicalId: String?, resourceType: String, replacement: String?) {
+        self.action = action
+        self.logicalId = logicalId
+        self.physicalId = physicalId
+        self.resourceType = resourceType
+        self.replacement = replacement
+    }
 }
 
 public struct ChangeSetDescription: Sendable {
@@ -32,6 +40,16 @@ public struct StackEvent: Codable, Sendable, Equatable {
     public var resourceType: String
     public var status: String
     public var reason: String?
+
+    public init(eventId: String, timestamp: Date, logicalId: String, physicalId: String?, resourceType: String, status: String, reason: String?) {
+        self.eventId = eventId
+        self.timestamp = timestamp
+        self.logicalId = logicalId
+        self.physicalId = physicalId
+        self.resourceType = resourceType
+        self.status = status
+        self.reason = reason
+    }
 }
 
 public struct StackResource: Codable, Sendable, Equatable {
@@ -40,6 +58,14 @@ public struct StackResource: Codable, Sendable, Equatable {
     public var resourceType: String
     public var status: String
     public var reason: String?
+
+    public init(logicalId: String, physicalId: String?, resourceType: String, status: String, reason: String?) {
+        self.logicalId = logicalId
+        self.physicalId = physicalId
+        self.resourceType = resourceType
+        self.status = status
+        self.reason = reason
+    }
 }
 
 public extension CloudFormation {

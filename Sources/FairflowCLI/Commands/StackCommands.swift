@@ -52,3 +52,12 @@ struct TeardownCommand: AsyncParsableCommand {
         try await CommandRunner.run(Teardown.self, input, globals: globals)
     }
 }
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: Status.summary)
+    @OptionGroup var globals: GlobalOptions
+
+    func run() async throws {
+        try await CommandRunner.run(Status.self, .init(), globals: globals)
+    }
+}

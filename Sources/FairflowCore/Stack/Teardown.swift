@@ -89,11 +89,17 @@ public enum Teardown: FairflowOperation {
             throw FairflowError("stack \(stack) is busy (\(summary.status))", why: "another operation is running on it",
                                 fix: "wait for it to finish, or cancel it, then tear down")
         }
-        let resources = try await cfn.resources(stack)
+        var resources = try await cfn.resources(stack).filter { !$0.logicalId.isEmpty }
+        // A rolled-back create already skipped its retained resources: the events name them.
+        let skipped = try await cfn.events(stack).filter { $0.status == "DELETE_SKIPPED" && !($0.physicalId ?? "").isEmpty }
+        for e in skipped where !resources.contains(where: { $0.logicalId == e.logicalId }) {
+            resources.append(StackResource(logicalId: e.logicalId, physicalId: e.physicalId, resourceType: e.resourceType,
+                                           status: "DELETE_SKIPPED", reason: e.reason))
+        }
         let retained = retainedResources(template: try await cfn.templateBody(stack), resources: resources)
 
         // The plan.
-        var plan = "Teardown of stack \(stack) (\(summary.status)): \(resources.filter { $0.status != "DELETE_COMPLETE" }.count) resources will be deleted.\n"
+        var plan = "Teardown of stack \(stack) (\(summary.status)): \(resources.filter { !["DELETE_COMPLETE", "DELETE_SKIPPED"].contains($0.status) }.count) resources will be deleted.\n"
         plan += "Outlives the stack unless fairflow deletes it:\n"
         for g in retained.logGroups { plan += "  log group \(g): \(input.keepLogs ? "kept (--keep-logs)" : "deleted") \n" }
         for b in retained.buckets { plan += "  bucket \(b) and all its object versions: \(input.keepLogs ? "kept (--keep-logs)" : "emptied and deleted")\n" }
@@ -185,7 +191,7 @@ public enum Teardown: FairflowOperation {
         let defs = json?["Resources"] as? [String: [String: Any]] ?? [:]
         for res in resources {
             guard let id = res.physicalId, !id.isEmpty else { continue }
-            let policy = defs[res.logicalId]?["DeletionPolicy"] as? String ?? "Delete"
+            let policy = res.status == "DELETE_SKIPPED" ? "Retain" : (defs[res.logicalId]?["DeletionPolicy"] as? String ?? "Delete")
             switch (res.resourceType, policy) {
             case ("AWS::Logs::LogGroup", "Retain"): r.logGroups.append(id)
             case ("AWS::S3::Bucket", _): r.buckets.append(id)  // emptied first in every case: CloudFormation cannot delete a non-empty bucket

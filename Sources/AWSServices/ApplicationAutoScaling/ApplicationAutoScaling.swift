@@ -1,0 +1,64 @@
+import AWSCore
+import Foundation
+
+public struct ScalableTarget: Codable, Sendable {
+    public var ServiceNamespace: String
+    public var ResourceId: String
+    public var ScalableDimension: String
+    public var MinCapacity: Int
+    public var MaxCapacity: Int
+}
+
+public struct ScalingPolicy: Codable, Sendable {
+    public var PolicyName: String
+    public var PolicyARN: String?
+    public var ResourceId: String
+    public var PolicyType: String?
+}
+
+/// Application Auto Scaling for ECS services (`service/<cluster>/<service>`, `ecs:service:DesiredCount`).
+public struct ApplicationAutoScaling: Sendable {
+    public let client: AWSClient
+    public init(_ client: AWSClient) { self.client = client }
+
+    public static let ecsDesiredCount = "ecs:service:DesiredCount"
+    public static func ecsResourceId(cluster: String, service: String) -> String { "service/\(cluster)/\(service)" }
+
+    /// Registers or updates (the call is an upsert) the service's min/max task count.
+    public func registerECSService(cluster: String, service: String, min: Int, max: Int) async throws {
+        _ = try await client.send(.json(.applicationAutoScaling, "RegisterScalableTarget", [
+            "ServiceNamespace": "ecs", "ResourceId": Self.ecsResourceId(cluster: cluster, service: service),
+            "ScalableDimension": Self.ecsDesiredCount, "MinCapacity": min, "MaxCapacity": max,
+        ]))
+    }
+
+    /// A target-tracking policy on a predefined ECS metric (`ECSServiceAverageCPUUtilization`, ...Memory...).
+    @discardableResult
+    public func putTargetTracking(name: String, cluster: String, service: String, metric: String, target: Double,
+                                  scaleInCooldown: Int = 300, scaleOutCooldown: Int = 60) async throws -> String {
+        struct R: Decodable { var PolicyARN: String? }
+        let r = try await client.send(.json(.applicationAutoScaling, "PutScalingPolicy", [
+            "PolicyName": name, "ServiceNamespace": "ecs", "ResourceId": Self.ecsResourceId(cluster: cluster, service: service),
+            "ScalableDimension": Self.ecsDesiredCount, "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": [
+                "TargetValue": target, "PredefinedMetricSpecification": ["PredefinedMetricType": metric],
+                "ScaleInCooldown": scaleInCooldown, "ScaleOutCooldown": scaleOutCooldown,
+            ] as [String: Any],
+        ])).decode(R.self)
+        return r.PolicyARN ?? ""
+    }
+
+    public func scalableTargets(cluster: String, service: String) async throws -> [ScalableTarget] {
+        struct R: Decodable { var ScalableTargets: [ScalableTarget]? }
+        return try await client.send(.json(.applicationAutoScaling, "DescribeScalableTargets", [
+            "ServiceNamespace": "ecs", "ResourceIds": [Self.ecsResourceId(cluster: cluster, service: service)],
+        ])).decode(R.self).ScalableTargets ?? []
+    }
+
+    public func scalingPolicies(cluster: String, service: String) async throws -> [ScalingPolicy] {
+        struct R: Decodable { var ScalingPolicies: [ScalingPolicy]? }
+        return try await client.send(.json(.applicationAutoScaling, "DescribeScalingPolicies", [
+            "ServiceNamespace": "ecs", "ResourceId": Self.ecsResourceId(cluster: cluster, service: service),
+        ])).decode(R.self).ScalingPolicies ?? []
+    }
+}
