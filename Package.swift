@@ -50,9 +50,12 @@ let package = Package(
         .target(name: "FairflowTestSupport", dependencies: ["FairflowCore", "HTTPTransport"], linkerSettings: [.linkedFramework("XCTest", .when(platforms: [.macOS]))]),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "FairflowTestSupport"]),
-        .testTarget(name: "AWSCoreTests", dependencies: ["AWSCore", "AWSServices", "FairflowTestSupport"]),
+        .testTarget(name: "AWSCoreTests", dependencies: ["AWSCore", "AWSServices", "FairflowTestSupport"],
+                    exclude: ["Recorded"]),
         .testTarget(name: "FairflowTemplateTests", dependencies: ["FairflowTemplate", "FairflowTestSupport"]),
         .testTarget(name: "FairflowCLITests", dependencies: ["FairflowCLI", "FairflowTestSupport"]),
+        .testTarget(name: "DayTwoTests", dependencies: ["FairflowCore", "FairflowTemplate", "AWSServices", "FairflowTestSupport"],
+                    exclude: ["Recorded"]),
     ],
     swiftLanguageModes: [.v5]
 )
