@@ -17,9 +17,13 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "CShims", dependencies: ["CCurl", "CSSH2"]),
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         // 2. Transports.
         .target(name: "HTTPTransport", dependencies: ["CCurl", "CShims"]),
-        .target(name: "SSHTransport", dependencies: ["CSSH2", "CShims"]),
+        .target(name: "SSHTransport", dependencies: [
+            "CSSH2", "CShims", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "MetadataDB", dependencies: ["CMariaDB"]),
         // 3. Pure signer.
         .target(name: "AWSSigV4", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // 4. AWS client core and the services we use.
@@ -28,13 +32,13 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "AWSServices", dependencies: ["AWSCore"]),
+        .target(name: "AWSServices", dependencies: ["AWSCore", .product(name: "Crypto", package: "swift-crypto")]),
         // 5. Airflow's REST API, v1 and v2 behind one protocol.
         .target(name: "AirflowAPI", dependencies: ["HTTPTransport"]),
         // 6. The template generator (pure) and the operations.
         .target(name: "FairflowTemplate", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "FairflowCore", dependencies: [
-            "AWSServices", "AirflowAPI", "SSHTransport", "FairflowTemplate",
+            "AWSServices", "AirflowAPI", "SSHTransport", "MetadataDB", "FairflowTemplate",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -56,6 +60,12 @@ let package = Package(
         .testTarget(name: "FairflowCLITests", dependencies: ["FairflowCLI", "FairflowTestSupport"]),
         .testTarget(name: "DayTwoTests", dependencies: ["FairflowCore", "FairflowTemplate", "AWSServices", "FairflowTestSupport"],
                     exclude: ["Recorded"]),
+        .testTarget(name: "StackTests", dependencies: ["FairflowCore", "FairflowTestSupport"]),
+        .testTarget(name: "AirflowAPITests", dependencies: ["AirflowAPI", "HTTPTransport", "FairflowTestSupport"]),
+        .testTarget(name: "SSHTransportTests", dependencies: ["SSHTransport"]),
+        .testTarget(name: "MetadataDBTests", dependencies: ["MetadataDB"], exclude: ["Fixtures"]),
+        .testTarget(name: "BastionTests", dependencies: ["FairflowCore", "MetadataDB", "SSHTransport", "FairflowTestSupport"]),
+        .testTarget(name: "RunbookTests", dependencies: ["Runbook", "FairflowCLI", "FairflowTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -25,6 +25,9 @@ public extension AWSService {
                                              protocol: .json(version: "1.1", targetPrefix: "Route53AutoNaming_v20170314"))
     static let serviceQuotas = AWSService(serviceId: "Service Quotas", signingName: "servicequotas",
                                           protocol: .json(version: "1.1", targetPrefix: "ServiceQuotasV20190624"))
+    static let tagging = AWSService(serviceId: "Resource Groups Tagging API", signingName: "tagging",
+                                    protocol: .json(version: "1.1", targetPrefix: "ResourceGroupsTaggingAPI_20170126"))
+    static let kms = AWSService(serviceId: "KMS", signingName: "kms", protocol: .json(version: "1.1", targetPrefix: "TrentService"))
     static let ec2InstanceConnect = AWSService(serviceId: "EC2 Instance Connect", signingName: "ec2-instance-connect",
                                                protocol: .json(version: "1.1", targetPrefix: "AWSEC2InstanceConnectService"))
 }

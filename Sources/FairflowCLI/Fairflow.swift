@@ -14,10 +14,20 @@ public struct FairflowCommand: AsyncParsableCommand {
         subcommands: [
             WhoamiCommand.self,
             DoctorCommand.self,
+            GenerateCommand.self,
+            DeployCommand.self,
+            DiffCommand.self,
+            TeardownCommand.self,
+            StatusCommand.self,
             SecretsCommand.self,
             LogsCommand.self,
             ScaleCommand.self,
             TasksCommand.self,
+            DagsCommand.self,
+            FlowerCommand.self,
+            DbCommand.self,
+            EfsCommand.self,
+            RunbookCommand.self,
         ]
     )
 
@@ -29,9 +39,19 @@ public enum Operations {
     public static let all: [any FairflowOperation.Type] = [
         Whoami.self,
         Doctor.self,
+        Generate.self,
+        Deploy.self,
+        Diff.self,
+        Teardown.self,
+        Status.self,
         SecretsInit.self, SecretsList.self, SecretsRotate.self,
         LogsTail.self, LogsTask.self,
         Scale.self, ScaleAuto.self,
         TasksRun.self,
+        DagsList.self, DagsErrors.self, DagsTrigger.self, DagsRuns.self, DagsState.self, DagsLogs.self,
+        DagsPause.self, DagsUnpause.self, DagsClear.self, FlowerWorkers.self, FlowerTasks.self,
+        DbCheck.self,
+        DbTunnel.self,
+        EfsLs.self,
     ]
 }

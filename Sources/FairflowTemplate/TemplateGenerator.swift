@@ -622,16 +622,21 @@ final class StackBuilder {
         return s
     }
 
-    /// Builds the DB URIs from the injected credentials, then hands over to the image's entrypoint.
-    static let entrypointScript = """
-        export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="mysql+mysqldb://${DB_USER}:${DB_PASSWORD}@${DB_HOST}:${DB_PORT}/${DB_NAME}"
-        export AIRFLOW__CELERY__RESULT_BACKEND="db+${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}"
-        exec /entrypoint "$@"
+    /// Builds the DB URIs from the injected credentials (the password stays out of the template).
+    static let databaseExports = """
+        export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="mysql+mysqldb://${DB_USER}:${DB_PASSWORD}@${DB_HOST}:${DB_PORT}/${DB_NAME}"; \
+        export AIRFLOW__CELERY__RESULT_BACKEND="db+${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}";
         """
+    /// Then hands over to the official image's entrypoint.
+    static let entrypointScript = databaseExports + "\nexec /entrypoint \"$@\""
+
+    /// Health checks run outside the entrypoint, so commands that read Airflow's config get the same exports.
+    static func withDatabase(_ command: String) -> String { databaseExports + " " + command }
 
     func airflowContainer(_ name: String, command: [String], logGroup: String, port: Int? = nil,
                           health: String? = nil, essential: Bool = true, waitFor: String? = nil,
-                          extraEnv: [(String, Node)] = [], extraSecrets: [(String, Node)] = []) -> Node {
+                          extraEnv: [(String, Node)] = [], extraSecrets: [(String, Node)] = [],
+                          databaseOnly: Bool = false) -> Node {
         var c: [(String, Node)] = [
             ("Name", .string(name)),
             ("Image", .string(o.airflowImage)),
@@ -640,9 +645,15 @@ final class StackBuilder {
             ("Command", .array(command.map { .string($0) })),
         ]
         if let port { c.append(("PortMappings", [["ContainerPort": .int(port), "Protocol": "tcp"]])) }
-        c.append(("Environment", keyValues(airflowEnvironment + extraEnv)))
-        c.append(("Secrets", .array((airflowSecrets + extraSecrets).map { ["Name": .string($0.0), "ValueFrom": $0.1] })))
-        c.append(("MountPoints", [["SourceVolume": "dags", "ContainerPath": .string(Sizing.dagsPath), "ReadOnly": false]]))
+        // A container that only talks to the database gets only the database's settings and credentials.
+        let dbKeys: Set<String> = ["AIRFLOW__DATABASE__SQL_ENGINE_COLLATION_FOR_IDS", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"]
+        let env = databaseOnly ? airflowEnvironment.filter { dbKeys.contains($0.0) } : airflowEnvironment
+        let secrets = databaseOnly ? airflowSecrets.filter { dbKeys.contains($0.0) } : airflowSecrets
+        c.append(("Environment", keyValues(env + extraEnv)))
+        c.append(("Secrets", .array((secrets + extraSecrets).map { ["Name": .string($0.0), "ValueFrom": $0.1] })))
+        if !databaseOnly {
+            c.append(("MountPoints", [["SourceVolume": "dags", "ContainerPath": .string(Sizing.dagsPath), "ReadOnly": false]]))
+        }
         if let health {
             c.append(("HealthCheck", [
                 "Command": ["CMD-SHELL", .string(health)], "Interval": 30, "Timeout": 20, "Retries": 5, "StartPeriod": 180,
@@ -717,7 +728,7 @@ final class StackBuilder {
         let wait = "wait-for-migrations"
         func waitContainer(_ c: Component) -> Node {
             airflowContainer(wait, command: ["db", "check-migrations", "--migration-wait-timeout", .init(Sizing.migrationWaitSeconds)],
-                             logGroup: logGroupId(c), essential: false)
+                             logGroup: logGroupId(c), essential: false, databaseOnly: true)
         }
         for c in components {
             let td = "\(c.rawValue)TaskDefinition"
@@ -743,14 +754,14 @@ final class StackBuilder {
                 let (name, job): (String, String) = c == .scheduler ? ("scheduler", "SchedulerJob")
                     : c == .triggerer ? ("triggerer", "TriggererJob") : ("dag-processor", "DagProcessorJob")
                 let main = airflowContainer(name, command: [name], logGroup: lg,
-                    health: "airflow jobs check --job-type \(job) --local", waitFor: wait)
+                    health: Self.withDatabase("airflow jobs check --job-type \(job) --local"), waitFor: wait)
                 taskDefinition(td, cpu: c == .scheduler ? 1024 : 512, memory: c == .scheduler ? 2048 : 1024,
                                taskRole: "AirflowTaskRole", executionRole: "ExecutionRole",
                                containers: [waitContainer(c), main], volumes: [dagsVolume])
                 service(c, taskDefinition: td, dependsOn: mounts + network)
             case .worker:
                 let main = airflowContainer("worker", command: ["celery", "worker"], logGroup: lg, port: 8793,
-                    health: "celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d \"celery@$(hostname)\"",
+                    health: Self.withDatabase("celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d \"celery@$(hostname)\""),
                     waitFor: wait)
                 taskDefinition(td, cpu: 1024, memory: 8192, taskRole: "AirflowTaskRole", executionRole: "ExecutionRole",
                                containers: [waitContainer(c), main], volumes: [dagsVolume])

@@ -8,7 +8,7 @@ final class CheckovTests: XCTestCase {
     static let maxFailed = 10
 
     func testCheckovAtMostTenFailuresPerModeAndAllDocumented() throws {
-        let checkov = try requireTool("checkov")
+        let checkov = try needTool("checkov")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fairflow-checkov-\(getpid())")
         defer { try? FileManager.default.removeItem(at: dir) }
         let files = try Modes.write(to: dir)

@@ -42,7 +42,7 @@ enum Modes {
 }
 
 /// XCTSkip locally when a peer tool is missing, but fail when FAIRFLOW_REQUIRE_PEERS=1.
-func requireTool(_ name: String) throws -> String {
+func needTool(_ name: String) throws -> String {
     let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
         .map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     if let path { return path }

@@ -1,31 +1,42 @@
 import Foundation
+import FairflowTestSupport
 import XCTest
 @testable import FairflowTemplate
 
 /// Deploys every mode into the local AWS (scripts/local-aws) with CreateStack, using the aws CLI
 /// as the oracle, and lists the resource types the local AWS skipped.
 final class MotoDeployTests: XCTestCase {
-    /// Types the local AWS is allowed to skip today. The localaws branch extends moto to create them;
-    /// shrink this list as it lands (it must end empty).
-    static let allowedSkips: Set<String> = Set(
-        (ProcessInfo.processInfo.environment["FAIRFLOW_MOTO_ALLOWED_SKIPS"] ?? "")
-            .split(separator: ",").map { String($0) })
+    /// The local AWS (scripts/local-aws, moto extended) must create every type the template uses.
+    static let allowedSkips: Set<String> = []
 
-    func requirePeer(_ name: String) throws -> String {
-        if let v = ProcessInfo.processInfo.environment[name], !v.isEmpty { return v }
-        if ProcessInfo.processInfo.environment["FAIRFLOW_REQUIRE_PEERS"] == "1" {
-            XCTFail("\(name) is not set: start scripts/local-aws (scripts/test does)")
+    var environment: [String: String] = ProcessInfo.processInfo.environment
+    var local: LocalAWS?
+
+    override func tearDown() { local?.stop(); local = nil }
+
+    /// LOCAL_AWS_ENDPOINT when scripts/test (or you) started one; else our own scripts/local-aws.
+    func localEndpoint() throws -> String {
+        if let e = environment["LOCAL_AWS_ENDPOINT"], !e.isEmpty { return e }
+        do {
+            let l = try LocalAWS()
+            local = l
+            environment = l.environment
+            return l.endpoint
+        } catch {
+            if environment["FAIRFLOW_REQUIRE_PEERS"] == "1" { XCTFail("cannot start scripts/local-aws: \(error)") }
+            throw XCTSkip("scripts/local-aws did not start: \(error)")
         }
-        throw XCTSkip("\(name) is not set (start scripts/local-aws)")
     }
 
     func aws(_ cli: String, _ endpoint: String, _ args: [String]) throws -> (Int32, String) {
-        try runTool(cli, ["--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"] + args)
+        let r = try runProcess(cli, ["--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"] + args,
+                               environment: environment)
+        return (r.status, r.stdout + r.stderr)
     }
 
     func testEveryModeDeploysIntoLocalAws() throws {
-        let endpoint = try requirePeer("LOCAL_AWS_ENDPOINT")
-        let cli = try requireTool("aws")
+        let endpoint = try localEndpoint()
+        let cli = try needTool("aws")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fairflow-moto-\(getpid())")
         defer { try? FileManager.default.removeItem(at: dir) }
         var skippedAll: [String: Set<String>] = [:]
@@ -33,7 +44,16 @@ final class MotoDeployTests: XCTestCase {
         let amiParameter = "/fairflow-test/bastion-ami-\(getpid())"
         _ = try aws(cli, endpoint, ["ssm", "put-parameter", "--name", amiParameter, "--type", "String",
                                     "--value", "ami-0123456789abcdef0", "--overwrite"])
+        // The HTTPS listeners need a certificate that exists: request one from the local ACM.
+        let (acmRC, acmOut) = try aws(cli, endpoint, ["acm", "request-certificate", "--domain-name", "airflow.example.com"])
+        XCTAssertEqual(acmRC, 0, acmOut)
+        let certificate = ((try? JSONSerialization.jsonObject(with: Data(acmOut.utf8))) as? [String: Any])?["CertificateArn"] as? String
         for (mode, url) in try Modes.write(to: dir) {
+            if mode == "certificate", let certificate {
+                var o = Modes.all.first { $0.0 == mode }!.1
+                o.certificateArn = certificate
+                try TemplateGenerator.render(o).write(to: url, atomically: true, encoding: .utf8)
+            }
             let stack = "ffgen-\(mode)-\(getpid())"
             var params: [String] = []
             if mode != "no-bastion" {

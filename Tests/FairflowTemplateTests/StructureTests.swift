@@ -141,6 +141,11 @@ final class StructureTests: XCTestCase {
             let sched = (t.props("SchedulerTaskDefinition")["ContainerDefinitions"] as! [[String: Any]]).last!
             let cmd = ((sched["HealthCheck"] as! [String: Any])["Command"] as! [String]).last!
             XCTAssertTrue(cmd.contains("airflow jobs check --job-type SchedulerJob"), cmd)
+            // Health checks run outside the entrypoint: they must build the DB URI themselves.
+            XCTAssertTrue(cmd.hasPrefix("export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="), cmd)
+            let worker = (t.props("WorkerTaskDefinition")["ContainerDefinitions"] as! [[String: Any]]).last!
+            let wcmd = ((worker["HealthCheck"] as! [String: Any])["Command"] as! [String]).last!
+            XCTAssertTrue(wcmd.contains("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=") && wcmd.contains("inspect ping"), wcmd)
         }
     }
 
@@ -193,6 +198,9 @@ final class StructureTests: XCTestCase {
             // The other Airflow processes wait for the migrations before starting.
             let sched = t.props("SchedulerTaskDefinition")["ContainerDefinitions"] as! [[String: Any]]
             XCTAssertEqual((sched[0]["Command"] as! [String]).prefix(2), ["db", "check-migrations"])
+            // ...and that wait needs the database credentials only, not the Fernet or secret key.
+            let waitSecrets = Set((sched[0]["Secrets"] as! [[String: Any]]).map { $0["Name"] as! String })
+            XCTAssertEqual(waitSecrets, ["DB_USER", "DB_PASSWORD"], mode)
         }
     }
 

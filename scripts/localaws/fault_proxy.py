@@ -32,7 +32,7 @@ KINDS = ("throttle", "503", "500", "drop", "delay")
 READ_ONLY_PREFIXES = ("Describe", "List", "Get", "Head", "Filter", "Lookup", "Search", "Validate", "Estimate")
 TOKEN_KEYS = ("ClientRequestToken", "ClientToken", "IdempotencyToken")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-              "te", "trailer", "trailers", "transfer-encoding", "upgrade", "content-length"}
+              "te", "trailer", "trailers", "transfer-encoding", "upgrade", "content-length", "expect"}
 # Services that speak the EC2 protocol (query-like request, <Response><Errors> error shape).
 EC2_SERVICES = {"ec2"}
 # Services whose errors are XML without the query ErrorResponse wrapper (rest-xml).

@@ -9,6 +9,16 @@ public struct StackSummary: Sendable {
     public var outputs: [String: String]
     public var tags: [String: String]
     public var lastUpdated: Date?
+
+    public init(name: String, id: String, status: String, statusReason: String?, outputs: [String: String], tags: [String: String], lastUpdated: Date?) {
+        self.name = name
+        self.id = id
+        self.status = status
+        self.statusReason = statusReason
+        self.outputs = outputs
+        self.tags = tags
+        self.lastUpdated = lastUpdated
+    }
 }
 
 public enum CloudFormationError: Error, CustomStringConvertible {

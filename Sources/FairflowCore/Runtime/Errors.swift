@@ -7,6 +7,8 @@ import HTTPTransport
 public enum ExitStatus: Int32, Sendable {
     case ok = 0
     case failed = 1
+    /// `diff --exit-code`: there are changes (Terraform's convention).
+    case changes = 2
     case checkFailed = 3
     case authFailed = 4
     case usage = 64

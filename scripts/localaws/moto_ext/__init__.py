@@ -13,8 +13,11 @@ def apply():
     global _applied
     if _applied:
         return
-    from . import auth, cfn_engine, cfn_patches, cfn_types, services
+    from . import auth, cfn_engine, cfn_patches, cfn_types, services, templateurl, kmsfix, runtime
     auth.apply()
+    templateurl.apply()
+    kmsfix.apply()
+    runtime.apply()
     cfn_types.apply()
     cfn_patches.apply()
     cfn_engine.apply()

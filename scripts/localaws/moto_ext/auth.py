@@ -42,7 +42,7 @@ def apply():
             body = body.encode("utf-8")
         if not body and "x-www-form-urlencoded" in (self._headers.get("Content-Type") or "") \
                 and self._method.upper() not in ("GET", "HEAD", "DELETE"):
-            body = self._data  # werkzeug consumed a form body into request.form; moto re-encodes it
+            body = self._data  # no raw bytes kept (not served through the WSGI wrapper below)
         request = AWSRequest(method=self._method,
                              url=_canonical_path(self._path, s3=isinstance(self, ac.S3IAMRequest)),
                              data=body or b"", headers=headers)
@@ -50,3 +50,36 @@ def apply():
         return request
 
     ac.IAMRequestBase._create_aws_request = _create_aws_request
+
+    # werkzeug parses a form body into request.form and leaves no raw bytes; moto then re-encodes the
+    # fields (spaces as "+"), which differs from what a client signed (spaces as %20). Keep the bytes.
+    import io
+
+    from moto.core.responses import BaseResponse
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    require(BaseResponse, "setup_class")
+    require(DomainDispatcherApplication, "__call__")
+    dispatch = DomainDispatcherApplication.__call__
+
+    def __call__(self, environ, start_response):
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > 0 and "x-www-form-urlencoded" in (environ.get("CONTENT_TYPE") or ""):
+            raw = environ["wsgi.input"].read(length)
+            environ["fairflow.raw_body"] = raw
+            environ["wsgi.input"] = io.BytesIO(raw)
+        return dispatch(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = __call__
+    setup = BaseResponse.setup_class
+
+    def setup_class(self, request, full_url, headers, *args, **kwargs):
+        result = setup(self, request, full_url, headers, *args, **kwargs)
+        raw = getattr(request, "environ", {}).get("fairflow.raw_body") if hasattr(request, "environ") else None
+        if raw:
+            self.raw_body = raw
+        return result
+
+    BaseResponse.setup_class = setup_class

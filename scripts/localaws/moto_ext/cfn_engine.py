@@ -364,7 +364,20 @@ def _del_sg_ingress(res, a, r):
         group.ingress_rules = [x for x in group.ingress_rules if x.id != rule_id]
 
 
+def _del_bucket(res, a, r):
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+    s3 = s3_backends[a][get_partition(r)]
+    bucket = s3.buckets.get(res.name)
+    if bucket is None:
+        return
+    if len(bucket.keys):  # moto silently keeps a non-empty bucket; AWS fails the delete
+        raise RuntimeError("BucketNotEmpty: The bucket you tried to delete is not empty")
+    s3.delete_bucket(res.name)
+
+
 DELETE_HANDLERS = {
+    "AWS::S3::Bucket": _del_bucket,
     "AWS::EC2::NatGateway": _del_nat,
     "AWS::EC2::EIP": _del_eip,
     "AWS::EC2::Instance": _del_instance,
@@ -483,6 +496,25 @@ def apply():
         finally:
             self._ext_frozen = True
     P.ResourceMap.update = rmap_update
+
+    orig_parse_update = P.parse_and_update_resource
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        """moto stores None for a modified resource whose type has no update (and then leaks it on
+        delete): keep the existing resource instead, with its new tags if it is an EC2 resource."""
+        original = resources_map._parsed_resources.get(logical_id)
+        new = orig_parse_update(logical_id, resource_json, resources_map, account_id, region_name)
+        if new is not None or original is None:
+            return new
+        tags = (P.clean_json(resource_json.get("Properties", {}), resources_map) or {}).get("Tags")
+        if tags:
+            try:
+                tag_resource(resource_json["Type"], original, tags_list(tags), account_id, region_name)
+            except Exception as e:  # noqa: BLE001
+                log(f"re-tagging {logical_id} failed: {_reason(e)}")
+        log(f"update of {logical_id} ({resource_json['Type']}): no update in moto; kept the resource as it was")
+        return original
+    P.parse_and_update_resource = parse_and_update_resource
 
     def rollback(stack, failure):
         stack.status = "CREATE_FAILED" if stack.disable_rollback else "ROLLBACK_IN_PROGRESS"

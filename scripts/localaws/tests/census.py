@@ -77,6 +77,11 @@ def census(aws, keep_buckets=()):
                                                     aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]])
     put("application-autoscaling:policy", [p["PolicyName"] for p in
                                            aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]])
+    kms = aws("kms")
+    keys = [k["KeyId"] for k in kms.list_keys()["Keys"]]
+    put("kms:key", [k for k in keys if kms.describe_key(KeyId=k)["KeyMetadata"]["KeyState"] not in
+                    ("PendingDeletion", "Disabled")])
+    put("ssm:parameter", [p["Name"] for p in _pages(aws("ssm"), "describe_parameters", "Parameters")])
     put("cloudwatch:alarm", [a["AlarmName"] for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]])
     put("cloudformation:stack", [s["StackName"] for s in aws("cloudformation").list_stacks()["StackSummaries"]
                                  if s["StackStatus"] != "DELETE_COMPLETE"])

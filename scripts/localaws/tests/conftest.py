@@ -16,10 +16,15 @@ sys.path.insert(0, str(ROOT / "scripts" / "localaws"))
 REGION = "us-east-1"
 
 
+PEERS = []
+
+
 class Peer:
     """A process that prints KEY=VALUE lines then READY; stops on SIGTERM."""
 
     def __init__(self, argv, env=None, timeout=60):
+        PEERS.append(self)
+        self.stopped = False
         self.log_path = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"localaws-peer-{os.getpid()}-{time.time_ns()}.log"
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True,
@@ -54,6 +59,7 @@ class Peer:
         return self.log_path.read_text()
 
     def stop(self):
+        self.stopped = True
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -76,9 +82,14 @@ def client_factory(endpoint, key, secret, retries=None):
     return make
 
 
+def local_aws_argv():
+    """scripts/local-aws, plus LOCAL_AWS_EXTRA_ARGS (e.g. "--plain" to see these tests fail on bare moto)."""
+    return [str(ROOT / "scripts" / "local-aws"), *os.environ.get("LOCAL_AWS_EXTRA_ARGS", "").split()]
+
+
 @pytest.fixture(scope="session")
 def local_aws():
-    peer = Peer([str(ROOT / "scripts" / "local-aws")])
+    peer = Peer(local_aws_argv())
     yield peer
     peer.stop()
 
@@ -88,3 +99,14 @@ def aws(local_aws):
     """boto3 client maker against the local AWS, signed with the test user's key (no retries)."""
     return client_factory(local_aws["LOCAL_AWS_ENDPOINT"], local_aws["AWS_ACCESS_KEY_ID"],
                           local_aws["AWS_SECRET_ACCESS_KEY"])
+
+
+@pytest.fixture(autouse=True)
+def peers_stay_up():
+    """A peer that dies under a test is reported as such (with its exit status), not as a confusing error."""
+    yield
+    for peer in PEERS:
+        if not peer.stopped and peer.proc.poll() is not None:
+            peer.stopped = True
+            pytest.fail(f"{peer.proc.args[0]} (pid {peer.proc.pid}) died with status {peer.proc.returncode} "
+                        f"during this test; log tail:\n{peer.server_log()[-2000:]}")

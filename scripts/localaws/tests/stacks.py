@@ -22,6 +22,7 @@ SEED_MODES = {"default": "default", "ha": "ha", "autoscaling": "autoscaling", "h
 GENERATE_MODES = {
     "default": [], "ha": ["--ha"], "autoscaling": ["--autoscaling"], "ha+autoscaling": ["--ha", "--autoscaling"],
     "allow-list": [], "airflow2": ["--airflow-version", "2"], "airflow3": ["--airflow-version", "3"],
+    "no-bastion": ["--no-bastion"], "https": ["--certificate-arn", "{certificate}"],
 }
 
 
@@ -66,7 +67,12 @@ def generated_template(aws, fairflow_bin, mode, workdir):
     env_file = pathlib.Path(workdir) / f"{mode}.env"
     env_file.write_text("\n".join(lines) + "\n")
     out = pathlib.Path(workdir) / f"{mode}.template.json"
-    argv = [fairflow_bin, "generate", *GENERATE_MODES[mode], "--env", str(env_file), "-o", str(out)]
+    extra = GENERATE_MODES[mode]
+    if "{certificate}" in extra:
+        acm = aws("acm")
+        cert = acm.request_certificate(DomainName="airflow.fairflow.test")["CertificateArn"]
+        extra = [cert if a == "{certificate}" else a for a in extra]
+    argv = [fairflow_bin, "generate", *extra, "--env", str(env_file), "-o", str(out)]
     run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, f"{' '.join(argv)} failed ({run.returncode}): {run.stderr}"
     return out

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from census import census
-from conftest import ROOT, Peer, client_factory
+from conftest import Peer, client_factory, local_aws_argv
 from stacks import (GENERATE_MODES, SEED_DIR, SEED_MODES, check_stack, delete_and_census, deploy, ensure_assets,
                     generated_template, seed_parameters)
 
@@ -25,7 +25,7 @@ def modes():
 
 @pytest.fixture(scope="module")
 def server():
-    peer = Peer([str(ROOT / "scripts" / "local-aws")])
+    peer = Peer(local_aws_argv())
     yield peer
     peer.stop()
 
@@ -61,5 +61,38 @@ def test_mode_deploys_fully_and_deletes_cleanly(server, aws, mode, via, tmp_path
     tagged = aws("resourcegroupstaggingapi").get_resources(
         TagFilters=[{"Key": "fairflow:test", "Values": [mode]}])["ResourceTagMappingList"]
     assert len(tagged) >= 10, f"stack tags reached only {len(tagged)} resources"
+    # objects in a bucket that CDK's auto-delete custom resource guards must not block DeleteStack
+    s3 = aws("s3")
+    for lid, rj in template["Resources"].items():
+        if rj["Type"] == "Custom::S3AutoDeleteObjects":
+            bucket = physical[rj["Properties"]["BucketName"]["Ref"]]
+            for key in ("logs/dag/run1.log", "logs/dag/run2.log"):
+                s3.put_object(Bucket=bucket, Key=key, Body=b"task log")
     delete_and_census(aws, stack_id, before, retained, set(physical))
     print(f"{mode} via {via}: {len(physical)} resources, create {took:.2f}s")
+
+
+def test_update_of_a_mode_then_clean_delete(server, aws, tmp_path):
+    """UpdateStack on the real template: changed services are updated in place, nothing leaks."""
+    mode = "ha+autoscaling" if "ha+autoscaling" in modes() else modes()[0]
+    body, template, params = template_for(aws, mode, tmp_path)
+    before = census(aws, keep_buckets=("fairflow-test-assets",))
+    name = "ff-update"
+    stack_id, _ = deploy(aws, name, body, params, "create-stack")
+    physical, retained = check_stack(aws, server.server_log, len(server.server_log()), template, params, stack_id,
+                                     name)
+    services = [lid for lid, rj in template["Resources"].items() if rj["Type"] == "AWS::ECS::Service"]
+    changed = services[0]
+    template["Resources"][changed]["Properties"]["DesiredCount"] = 3
+    cfn = aws("cloudformation")
+    cfn.update_stack(StackName=stack_id, TemplateBody=json.dumps(template), Parameters=params,
+                     Capabilities=["CAPABILITY_IAM"])
+    st = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert st["StackStatus"] == "UPDATE_COMPLETE"
+    arn = physical[changed]
+    svc = aws("ecs").describe_services(cluster=arn.split(":service/")[1].split("/")[0], services=[arn])["services"][0]
+    assert svc["desiredCount"] == 3 and svc["status"] == "ACTIVE"
+    after = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+             for r in cfn.list_stack_resources(StackName=stack_id)["StackResourceSummaries"]}
+    assert after == physical, "an update must not replace or drop unchanged resources"
+    delete_and_census(aws, stack_id, before, retained, set(physical))

@@ -1,0 +1,65 @@
+import FairflowTemplate
+import Foundation
+
+/// The mode flags shared by generate, deploy and diff: the same flags give the same template.
+public struct StackMode: Codable, Sendable, Equatable {
+    public var ha = false
+    public var autoscaling = false
+    public var noBastion = false
+    public var airflowVersion: String = TemplateGenerator.defaultAirflowVersion
+    public var certificateArn: String?
+    public var image: String?
+    public var sshIngressCidr: String?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case ha, autoscaling, noBastion = "no_bastion", airflowVersion = "airflow_version",
+                                              certificateArn = "certificate_arn", image, sshIngressCidr = "ssh_ingress_cidr" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        ha = try c.decodeIfPresent(Bool.self, forKey: .ha) ?? false
+        autoscaling = try c.decodeIfPresent(Bool.self, forKey: .autoscaling) ?? false
+        noBastion = try c.decodeIfPresent(Bool.self, forKey: .noBastion) ?? false
+        airflowVersion = try c.decodeIfPresent(String.self, forKey: .airflowVersion) ?? TemplateGenerator.defaultAirflowVersion
+        certificateArn = try c.decodeIfPresent(String.self, forKey: .certificateArn)
+        image = try c.decodeIfPresent(String.self, forKey: .image)
+        sshIngressCidr = try c.decodeIfPresent(String.self, forKey: .sshIngressCidr)
+    }
+}
+
+public enum StackTemplate {
+    /// The generator's options from the env file (else the process environment) and the mode flags.
+    public static func options(_ mode: StackMode, format: TemplateOptions.Format = .json, context: Context) throws -> TemplateOptions {
+        let values: [String: String]
+        if let file = try context.envFile() {
+            values = file.values
+        } else {
+            values = context.environment.filter { TemplateOptions.EnvKey.all.contains($0.key) }
+        }
+        var o = TemplateOptions.fromEnv(values, stackName: context.stackName)
+        o.ha = mode.ha
+        o.autoscaling = mode.autoscaling
+        o.bastion = !mode.noBastion
+        o.airflowVersion = mode.airflowVersion
+        o.certificateArn = mode.certificateArn
+        o.image = mode.image
+        o.sshIngressCidr = mode.sshIngressCidr
+        o.format = format
+        return o
+    }
+
+    /// Renders the template, turning bad inputs into one usage error naming the key and the fix.
+    public static func render(_ o: TemplateOptions) throws -> String {
+        do {
+            return try TemplateGenerator.render(o)
+        } catch let e as TemplateInputError {
+            let shown = e.value.isEmpty ? "" : " (\"\(e.value)\")"
+            throw FairflowError.usage("invalid \(e.key)\(shown)", why: e.problem, fix: e.fix)
+        }
+    }
+
+    public static func describe(_ o: TemplateOptions) -> String {
+        "Airflow \(o.resolvedAirflowVersion), \(o.ha ? "HA" : "not HA")\(o.autoscaling ? ", autoscaling" : ""), \(o.bastion ? "bastion" : "no bastion")"
+    }
+}

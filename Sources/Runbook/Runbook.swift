@@ -1,2 +1,0 @@
-// Runbook: see Package.swift for its place in the dependency order.
-import FairflowCore

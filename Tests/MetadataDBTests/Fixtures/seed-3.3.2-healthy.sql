@@ -1,0 +1,17 @@
+-- A healthy Airflow 3.3.2 database: the real head, a finished run, one queued and one running task
+-- instance within limits, a fresh scheduler heartbeat (plus a dead scheduler's old one).
+SET FOREIGN_KEY_CHECKS=0;
+INSERT INTO alembic_version VALUES ('d2f4e1b3c5a7');
+INSERT INTO dag (dag_id, is_paused, is_stale, bundle_name, timetable_type, partition_mapper_info, max_active_tasks,
+  max_consecutive_failed_dag_runs, has_task_concurrency_limits) VALUES
+  ('etl', 0, 0, 'dags-folder', 'cron', '{}', 16, 0, 0), ('report', 1, 0, 'dags-folder', 'cron', '{}', 16, 0, 0);
+INSERT INTO dag_run (dag_id, run_id, run_type, run_after, state, start_date) VALUES
+  ('etl', 'manual__1', 'manual', UTC_TIMESTAMP(6) - INTERVAL 1 HOUR, 'success', UTC_TIMESTAMP(6) - INTERVAL 1 HOUR);
+INSERT INTO task_instance (id, task_id, dag_id, run_id, try_number, pool, pool_slots, state, queued_dttm, start_date) VALUES
+  (UUID(), 'extract', 'etl', 'manual__1', 1, 'default_pool', 1, 'success', UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, UTC_TIMESTAMP(6) - INTERVAL 2 HOUR),
+  (UUID(), 'load', 'etl', 'manual__1', 1, 'default_pool', 1, 'queued', UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE, NULL),
+  (UUID(), 'wait', 'etl', 'manual__1', 1, 'default_pool', 1, 'running', UTC_TIMESTAMP(6) - INTERVAL 1 HOUR, UTC_TIMESTAMP(6) - INTERVAL 1 HOUR);
+INSERT INTO job (state, job_type, latest_heartbeat, hostname) VALUES
+  ('running', 'SchedulerJob', UTC_TIMESTAMP(6) - INTERVAL 5 SECOND, 'ip-10-0-1-5'),
+  ('failed', 'SchedulerJob', UTC_TIMESTAMP(6) - INTERVAL 3 DAY, 'ip-10-0-2-9'),
+  ('running', 'TriggererJob', UTC_TIMESTAMP(6), 'ip-10-0-1-5');

@@ -1,0 +1,194 @@
+import FairflowTestSupport
+import Foundation
+import XCTest
+
+/// deploy → diff → update → teardown against the local AWS, run as a user would (the built binary),
+/// with the aws CLI as the oracle. One local AWS per test: each test owns its stack from start to end.
+final class StackLifecycleTests: XCTestCase {
+    var local: LocalAWS!
+    var env: [String: String] = [:]
+    var envFile = ""
+
+    override func setUpWithError() throws {
+        local = try LocalAWS()
+        env = local.environment
+        env["FAIRFLOW_POLL_SECONDS"] = "0.3"
+        try setUpSecrets()
+    }
+
+    func setUpSecrets() throws {
+        var arns: [String] = []
+        for name in ["airflow-fernet-key", "airflow-admin-password", "airflow-flower-credentials"] {
+            let r = try awsCLI(["secretsmanager", "create-secret", "--name", name, "--secret-string", "test-value-\(name)"], environment: env) as! [String: Any]
+            arns.append(r["ARN"] as! String)
+        }
+        envFile = FileManager.default.temporaryDirectory.appendingPathComponent("ff-stack-\(UUID().uuidString).env").path
+        try """
+        # test env
+        AIRFLOW_FERNET_KEY_SECRET_ARN=\(arns[0])
+        AIRFLOW_ADMIN_PASSWORD_SECRET_ARN=\(arns[1])
+        AIRFLOW_FLOWER_CREDENTIALS_SECRET_ARN=\(arns[2])
+        GIT_READ_ONLY_SECRET_ARN= # public
+        DAG_REPOSITORY=https://github.com/example/dags.git
+
+        """.write(toFile: envFile, atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws {
+        local?.stop()
+        try? FileManager.default.removeItem(atPath: envFile)
+    }
+
+    func ff(_ args: [String]) throws -> ProcessResult { try fairflow(args + ["--env", envFile], environment: env, timeout: 300) }
+
+    func stackStatus() throws -> String? {
+        let r = try runProcess(which("aws")!, ["cloudformation", "describe-stacks", "--stack-name", "FairflowStack", "--output", "json"], environment: env)
+        guard r.status == 0 else { return nil }
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        return ((obj["Stacks"] as! [[String: Any]]).first)?["StackStatus"] as? String
+    }
+
+    func testDeployDiffUpdateTeardownLeavesNothing() throws {
+        // diff of a stack that does not exist: everything is an Add; --exit-code says 2.
+        let diff0 = try ff(["diff", "--exit-code"])
+        XCTAssertEqual(diff0.status, 2, diff0.stderr)
+        XCTAssertTrue(diff0.stdout.contains("to add, 0 to modify, 0 to remove"))
+        XCTAssertNil(try stackStatus(), "diff leaves no stack behind")
+
+        // deploy without --yes and without a TTY: refused, nothing created.
+        let refused = try ff(["deploy"])
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertTrue(refused.stderr.contains("pass --yes"), refused.stderr)
+        XCTAssertNil(try stackStatus())
+
+        let deploy = try ff(["deploy", "--yes", "--output", "json"])
+        XCTAssertEqual(deploy.status, 0, deploy.stderr)
+        let out = try JSONSerialization.jsonObject(with: Data(deploy.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(out["status"] as? String, "CREATE_COMPLETE")
+        XCTAssertEqual(out["action"] as? String, "create")
+        let outputs = out["outputs"] as! [String: String]
+        XCTAssertTrue(outputs["AirflowUrl"]?.hasPrefix("http") ?? false)
+        XCTAssertEqual(try stackStatus(), "CREATE_COMPLETE")
+        // Progress as JSON lines on stderr, one per event, per resource.
+        let events = deploy.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertTrue(events.contains { $0["logicalId"] as? String == "Database" && $0["status"] as? String == "CREATE_COMPLETE" })
+        XCTAssertEqual(events.last?["status"] as? String, "CREATE_COMPLETE")
+        // The oracle: the services hold what the stack says.
+        let cluster = outputs["ClusterName"]!
+        let services = try awsCLI(["ecs", "list-services", "--cluster", cluster], environment: env) as! [String: Any]
+        XCTAssertGreaterThanOrEqual((services["serviceArns"] as! [Any]).count, 5)
+        let secrets = (try awsCLI(["secretsmanager", "list-secrets"], environment: env) as! [String: Any])["SecretList"] as! [[String: Any]]
+        XCTAssertTrue(secrets.contains { ($0["ARN"] as? String) == outputs["DbSecretArn"] })
+
+        let same = try ff(["deploy", "--yes"])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertTrue(same.stdout.contains("no changes"), same.stdout)
+        let diffSame = try ff(["diff", "--exit-code"])
+        XCTAssertEqual(diffSame.status, 0)
+
+        // One change (autoscaling): exactly the worker's scaling resources.
+        let diff = try ff(["diff", "--autoscaling", "--exit-code", "--output", "json"])
+        XCTAssertEqual(diff.status, 2, diff.stderr)
+        let changes = (try JSONSerialization.jsonObject(with: Data(diff.stdout.utf8)) as! [String: Any])["changes"] as! [[String: Any]]
+        XCTAssertEqual(Set(changes.map { $0["logicalId"] as! String }), ["WorkerScalableTarget", "WorkerCpuScaling", "WorkerMemoryScaling"])
+        XCTAssertTrue(changes.allSatisfy { $0["action"] as? String == "Add" })
+        let update = try ff(["deploy", "--autoscaling", "--yes"])
+        XCTAssertEqual(update.status, 0, update.stderr)
+        XCTAssertEqual(try stackStatus(), "UPDATE_COMPLETE")
+        let targets = try awsCLI(["application-autoscaling", "describe-scalable-targets", "--service-namespace", "ecs"], environment: env) as! [String: Any]
+        XCTAssertEqual((targets["ScalableTargets"] as! [Any]).count, 1)
+
+        // Task logs in the bucket: teardown must empty it (all versions) before the bucket can go.
+        let bucket = outputs["LogsBucketName"]!
+        _ = try runProcess(which("aws")!, ["s3api", "delete-bucket-policy", "--bucket", bucket], environment: env)
+        for i in 0..<3 {
+            let put = try runProcess(which("aws")!, ["s3api", "put-object", "--bucket", bucket, "--key", "dag_id=x/run/\(i).log", "--body", "/etc/hostname"], environment: env)
+            XCTAssertEqual(put.status, 0, put.stderr)
+        }
+        let teardownRefused = try ff(["teardown"])
+        XCTAssertEqual(teardownRefused.status, 64, "no TTY and no --yes")
+        XCTAssertEqual(try stackStatus(), "UPDATE_COMPLETE")
+
+        let teardown = try ff(["teardown", "--yes", "--output", "json"])
+        XCTAssertEqual(teardown.status, 0, teardown.stdout + teardown.stderr)
+        let td = try JSONSerialization.jsonObject(with: Data(teardown.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual((td["leftovers"] as! [Any]).count, 0)
+        XCTAssertTrue((td["actions"] as! [String]).contains { $0.contains("emptied bucket \(bucket) (3 object versions)") }, "\(td["actions"]!)")
+        XCTAssertNil(try stackStatus())
+        // The census, again through the services: nothing tagged with the stack is left.
+        let tagged = try awsCLI(["resourcegroupstaggingapi", "get-resources", "--tag-filters", "Key=Stack,Values=FairflowStack"], environment: env) as! [String: Any]
+        let arns = (tagged["ResourceTagMappingList"] as! [[String: Any]]).compactMap { $0["ResourceARN"] as? String }
+        // The tagging API still lists what is deregistered, terminated, inactive or pending deletion: ask each service.
+        for arn in arns {
+            if arn.contains(":cluster/") {
+                let c = try awsCLI(["ecs", "describe-clusters", "--clusters", arn], environment: env) as! [String: Any]
+                XCTAssertEqual(((c["clusters"] as? [[String: Any]])?.first?["status"] as? String) ?? "INACTIVE", "INACTIVE", arn)
+            } else if arn.contains(":task-definition/") {
+                let t = try awsCLI(["ecs", "describe-task-definition", "--task-definition", arn], environment: env) as! [String: Any]
+                XCTAssertEqual((t["taskDefinition"] as? [String: Any])?["status"] as? String, "INACTIVE", arn)
+            } else if arn.contains(":key/") {
+                let k = try awsCLI(["kms", "describe-key", "--key-id", arn], environment: env) as! [String: Any]
+                XCTAssertEqual((k["KeyMetadata"] as? [String: Any])?["KeyState"] as? String, "PendingDeletion", arn)
+            } else if arn.contains(":instance/") {
+                let i = try awsCLI(["ec2", "describe-instances", "--instance-ids", String(arn.split(separator: "/").last!)], environment: env) as! [String: Any]
+                let state = (((i["Reservations"] as? [[String: Any]])?.first?["Instances"] as? [[String: Any]])?.first?["State"] as? [String: Any])?["Name"] as? String
+                XCTAssertEqual(state, "terminated", arn)
+            } else if arn.contains(":natgateway/") {
+                let n = try awsCLI(["ec2", "describe-nat-gateways", "--nat-gateway-ids", String(arn.split(separator: "/").last!)], environment: env) as! [String: Any]
+                XCTAssertEqual((n["NatGateways"] as? [[String: Any]])?.first?["State"] as? String, "deleted", arn)
+            } else {
+                XCTFail("still tagged Stack=FairflowStack after teardown: \(arn)")
+            }
+        }
+        let groups = try awsCLI(["logs", "describe-log-groups"], environment: env) as! [String: Any]
+        XCTAssertEqual((groups["logGroups"] as! [Any]).count, 0)
+        let buckets = try awsCLI(["s3api", "list-buckets"], environment: env) as! [String: Any]
+        XCTAssertEqual((buckets["Buckets"] as? [Any] ?? []).count, 0, "logs and staging buckets are gone")
+        XCTAssertFalse(teardown.stdout.contains("test-value-"), "no secret value printed")
+        XCTAssertFalse(deploy.stdout.contains("test-value-") || deploy.stderr.contains("test-value-"))
+    }
+
+    func testFailedCreateRollsBackAndBlocksTheNextDeploy() throws {
+        let bad = try ff(["deploy", "--yes", "--certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("UiListener (AWS::ElasticLoadBalancingV2::Listener) failed: CertificateNotFound"), bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("ROLLBACK_COMPLETE"))
+        XCTAssertEqual(try stackStatus(), "ROLLBACK_COMPLETE")
+        let again = try ff(["deploy", "--yes"])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("is in ROLLBACK_COMPLETE"), again.stderr)
+        XCTAssertTrue(again.stderr.contains("fairflow teardown"))
+        let td = try ff(["teardown", "--yes"])
+        XCTAssertEqual(td.status, 0, td.stdout + td.stderr)
+        XCTAssertTrue(td.stdout.contains("nothing left"))
+        let groups = try awsCLI(["logs", "describe-log-groups"], environment: env) as! [String: Any]
+        XCTAssertEqual((groups["logGroups"] as! [Any]).count, 0, "log groups the rollback retained are deleted too")
+    }
+
+    /// DescribeStackEvents throttled three times through the fault proxy: deploy slows its polling and
+    /// still finishes; the proxy's log shows the throttled calls were retried.
+    func testThrottledStackEventsAreRetried() throws {
+        local.stop()
+        local = try LocalAWS(arguments: ["--fault-proxy"])
+        let proxy = local.peer["FAULT_PROXY_ENDPOINT"]!
+        env = local.environment
+        env["AWS_ENDPOINT_URL"] = proxy
+        env["FAIRFLOW_POLL_SECONDS"] = "0.3"
+        try setUpSecrets()
+        let rule = try runProcess(which("curl")!, ["-s", "-XPOST", "\(proxy)/_fault/rules", "-d",
+                                                   #"{"operation":"DescribeStackEvents","kind":"throttle","count":3}"#])
+        XCTAssertEqual(rule.status, 0)
+        let deploy = try ff(["deploy", "--yes", "--no-bastion"])
+        XCTAssertEqual(deploy.status, 0, deploy.stderr)
+        XCTAssertEqual(try stackStatus(), "CREATE_COMPLETE")
+        let log = try runProcess(which("curl")!, ["-s", "\(proxy)/_fault/requests"])
+        let entries = try JSONSerialization.jsonObject(with: Data(log.stdout.utf8)) as! [[String: Any]]
+        let events = entries.filter { $0["operation"] as? String == "DescribeStackEvents" }
+        XCTAssertEqual(events.filter { $0["fault"] as? String == "throttle" }.count, 3)
+        XCTAssertTrue(events.contains { $0["status"] as? Int == 200 })
+        // Idempotency tokens: CreateChangeSet and ExecuteChangeSet each sent one, once.
+        let creates = entries.filter { $0["operation"] as? String == "CreateChangeSet" }
+        XCTAssertEqual(creates.count, 1)
+        XCTAssertNotNil(creates.first?["client_request_token"] as? String)
+    }
+}
