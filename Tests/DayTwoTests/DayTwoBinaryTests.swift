@@ -214,6 +214,39 @@ final class DayTwoBinaryTests: XCTestCase {
         XCTAssertEqual(messages.suffix(11).filter { $0.hasPrefix("c-") }, (0..<10).map { "c-\($0)" })
     }
 
+    func testPreviousShowsTheLastStoppedTasksStreamsOnly() throws {
+        let st = try s()
+        let env = st.environment
+        let cluster = try out("ClusterName")
+        let service = try out("DagProcessorServiceName")
+        let svc = (try awsCLI(["ecs", "describe-services", "--cluster", cluster, "--services", service], environment: env) as! [String: Any])["services"] as! [[String: Any]]
+        let family = try XCTUnwrap(svc.first?["taskDefinition"] as? String)
+        // A stopped task of the service's task definition (moto needs container memory to run it: a new revision).
+        var td = (try awsCLI(["ecs", "describe-task-definition", "--task-definition", family], environment: env) as! [String: Any])["taskDefinition"] as! [String: Any]
+        td = td.filter { ["family", "containerDefinitions", "networkMode", "requiresCompatibilities", "cpu", "memory", "executionRoleArn", "taskRoleArn"].contains($0.key) }
+        td["containerDefinitions"] = (td["containerDefinitions"] as! [[String: Any]]).map { var c = $0; c["memory"] = 256; c.removeValue(forKey: "dependsOn"); return c }
+        let f = try tempDir().appendingPathComponent("td.json")
+        try JSONSerialization.data(withJSONObject: td).write(to: f)
+        let arn = ((try awsCLI(["ecs", "register-task-definition", "--cli-input-json", "file://\(f.path)"], environment: env) as! [String: Any])["taskDefinition"] as! [String: Any])["taskDefinitionArn"] as! String
+        let subnets = try out("PrivateSubnetIds")
+        let run = try awsCLI(["ecs", "run-task", "--cluster", cluster, "--task-definition", arn, "--launch-type", "FARGATE", "--started-by", "ecs-svc/1234",
+                              "--network-configuration", "awsvpcConfiguration={subnets=[\(subnets)],securityGroups=[\(try out("TasksSecurityGroupId"))]}"], environment: env) as! [String: Any]
+        let taskArn = ((run["tasks"] as! [[String: Any]])[0]["taskArn"] as! String)
+        let taskId = String(taskArn.split(separator: "/").last!)
+        _ = try awsCLI(["ecs", "stop-task", "--cluster", cluster, "--task", taskArn, "--reason", "OutOfMemoryError: container killed"], environment: env)
+        let containers = (td["containerDefinitions"] as! [[String: Any]]).map { $0["name"] as! String }
+        let main = try XCTUnwrap(containers.first { $0 != "wait-for-migrations" })
+        let group = try out("DagProcessorLogGroup")
+        let t = nowMillis()
+        try st.putEvents(group: group, stream: "\(main)/\(main)/\(taskId)", [(t - 2000, "old-task-line")])
+        try st.putEvents(group: group, stream: "\(main)/\(main)/ffffeeee0000current", [(t - 1000, "current-task-line")])
+        let r = try fairflow(["logs", "tail", "dag-processor", "--previous", "--since", "1h"], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "dag-processor \(taskId.prefix(8)) old-task-line\n")
+        XCTAssertTrue(r.stderr.contains("previous task \(taskId)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("OutOfMemoryError: container killed"), r.stderr)
+    }
+
     func testMissingLogGroupSaysWhichAndHowToFix() throws {
         let st = try s()
         let group = try out("FlowerLogGroup")
