@@ -8,6 +8,14 @@ public struct LogEvent: Codable, Sendable, Equatable {
     public var message: String
     public var ingestionTime: Int64?
     public var eventId: String
+
+    public init(logStreamName: String?, timestamp: Int64, message: String, ingestionTime: Int64? = nil, eventId: String) {
+        self.logStreamName = logStreamName
+        self.timestamp = timestamp
+        self.message = message
+        self.ingestionTime = ingestionTime
+        self.eventId = eventId
+    }
 }
 
 public struct LogStream: Codable, Sendable {

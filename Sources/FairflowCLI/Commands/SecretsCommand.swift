@@ -77,7 +77,9 @@ struct SecretsRotateCommand: AsyncParsableCommand {
 /// Runs a day-two operation: builds its input inside the error mapping (bad input exits 64 with
 /// "what: why — fix"), runs it, and renders it unless its lines were streamed already.
 enum DayTwoRunner {
-    static func run<Op: FairflowOperation>(_ op: Op.Type, globals: GlobalOptions, streamed: Bool = false,
+    /// `streamed`: the operation printed its lines as it ran; with `--output json` the final output is
+    /// added as one more JSON line only when `jsonSummary` (tasks run --wait), so logs stay pure JSON lines.
+    static func run<Op: FairflowOperation>(_ op: Op.Type, globals: GlobalOptions, streamed: Bool = false, jsonSummary: Bool = false,
                                            exitCode: ((Op.Output) -> Int32?)? = nil,
                                            _ build: () throws -> Op.Input) async throws {
         let context = globals.makeContext()
@@ -87,7 +89,7 @@ enum DayTwoRunner {
             let output = try await Runtime.run(op, input, context: context)
             if !streamed {
                 try Runtime.render(output, context: context)
-            } else if context.settings.output == .json {
+            } else if jsonSummary && context.settings.output == .json {
                 context.terminal.print(try JSON.encode(output, pretty: false))
             }
             status = exitCode?(output) ?? output.exitStatus.rawValue

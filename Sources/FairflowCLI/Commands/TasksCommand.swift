@@ -35,7 +35,7 @@ struct TasksRunCommand: AsyncParsableCommand {
     var command: [String] = []
 
     func run() async throws {
-        try await DayTwoRunner.run(TasksRun.self, globals: globals, streamed: wait, exitCode: { out in
+        try await DayTwoRunner.run(TasksRun.self, globals: globals, streamed: wait, jsonSummary: true, exitCode: { out in
             out.exitCode.map { Int32(clamping: Swift.min(Swift.max($0, 0), 255)) }
         }) {
             var i = TasksRun.Input(size: size, command: command.isEmpty ? nil : command, wait: wait)

@@ -94,7 +94,13 @@ public enum LogsTail: FairflowOperation {
                 for (i, (_, group)) in groups.enumerated() {
                     let filter = LogFilter(group: group, startTime: merger.startTime(group), pattern: input.filter, streamNames: streams,
                                            limit: input.pageSize)
-                    tg.addTask { (i, group, try await logs.filterLogEvents(filter).all()) }
+                    let component = groups[i].0.rawValue
+                    tg.addTask {
+                        do { return (i, group, try await logs.filterLogEvents(filter).all()) } catch CloudWatchLogsError.logGroupNotFound(let g) {
+                            throw FairflowError("cannot read the \(component) logs", why: "log group \(g) (from stack \(stack.stackName)) does not exist",
+                                                fix: "it was deleted outside the stack; run `fairflow deploy` to recreate it, or leave \(component) out")
+                        }
+                    }
                 }
                 var out: [(Int, String, [LogEvent])] = []
                 for try await r in tg { out.append(r) }

@@ -77,11 +77,9 @@ public enum Scale: FairflowOperation {
                     if last.swap(line) != line { term.note(line) }
                 }.first ?? after
                 steady = true
-            } catch let e as Waiter<[ECSService]>.TimedOut {
-                throw FairflowError("\(input.component.rawValue) did not reach a steady state", why: "\(e)\(try await stoppedReasons(ecs, cluster: cluster, service: service))",
-                                    fix: "look at `fairflow logs tail \(input.component.rawValue) --previous`")
-            } catch let e as Waiter<[ECSService]>.Failed {
-                throw FairflowError("\(input.component.rawValue) did not reach a steady state", why: "\(e.reason)\(try await stoppedReasons(ecs, cluster: cluster, service: service))",
+            } catch where error is Waiter<[ECSService]>.TimedOut || error is Waiter<[ECSService]>.Failed {
+                let why = (error as? Waiter<[ECSService]>.Failed)?.reason ?? "\(error)"
+                throw FairflowError("\(input.component.rawValue) did not reach a steady state", why: "\(why)\(try await stoppedReasons(ecs, cluster: cluster, service: service))",
                                     fix: "look at `fairflow logs tail \(input.component.rawValue) --previous`")
             }
         }

@@ -86,7 +86,7 @@ public enum TasksRun: FairflowOperation {
         out.stopCode = stopped.stopCode
         out.stoppedReason = stopped.stoppedReason
         out.exitCode = try TaskWatch.exitCode(stopped, container: container)
-        context.terminal.note("task \(task.taskId) stopped: \(container) exited with \(out.exitCode ?? 0)\(stopped.stoppedReason.map { " (\($0))" } ?? "")")
+        context.terminal.note("task \(task.taskId) stopped: \(container) exited with \(out.exitCode ?? 0)\(stopped.stoppedReason.flatMap { $0.isEmpty ? nil : " (\($0))" } ?? "")")
         return out
     }
 }
