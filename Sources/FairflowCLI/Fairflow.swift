@@ -50,7 +50,7 @@ public enum Operations {
         Scale.self, ScaleAuto.self,
         TasksRun.self,
         DagsList.self, DagsErrors.self, DagsTrigger.self, DagsRuns.self, DagsState.self, DagsLogs.self,
-        DagsPause.self, DagsUnpause.self, DagsClear.self, FlowerWorkers.self, FlowerTasks.self,
+        DagsPause.self, DagsUnpause.self, DagsClear.self, DagsSync.self, FlowerWorkers.self, FlowerTasks.self,
         DbCheck.self,
         DbTunnel.self,
         EfsLs.self,

@@ -192,3 +192,39 @@ final class StackLifecycleTests: XCTestCase {
         XCTAssertNotNil(creates.first?["client_request_token"] as? String)
     }
 }
+
+/// `dags sync` against a stack in the local AWS (its dag-sync service is redeployed) and the real
+/// Airflow 3 peer (the DAG processor's view of the DAGs and import errors).
+final class DagsSyncTests: XCTestCase {
+    func testSyncRedeploysGitSyncAndWaitsForTheParse() throws {
+        let airflow = try requirePeer("FAIRFLOW_TEST_AIRFLOW3_URL")
+        let user = try requirePeer("FAIRFLOW_TEST_AIRFLOW_USER")
+        let password = try requirePeer("FAIRFLOW_TEST_AIRFLOW_PASSWORD")
+        let local = try LocalAWS(arguments: ["--fault-proxy"])
+        defer { local.stop() }
+        var env = local.environment
+        env["AWS_ENDPOINT_URL"] = local.peer["FAULT_PROXY_ENDPOINT"]!
+        env["FAIRFLOW_POLL_SECONDS"] = "0.3"
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow-x-AbCdEf"
+        env["AIRFLOW_FERNET_KEY_SECRET_ARN"] = arn
+        env["AIRFLOW_ADMIN_PASSWORD_SECRET_ARN"] = arn
+        env["AIRFLOW_FLOWER_CREDENTIALS_SECRET_ARN"] = arn
+        let deploy = try fairflow(["deploy", "--yes", "--no-bastion"], environment: env, timeout: 300)
+        XCTAssertEqual(deploy.status, 0, deploy.stderr)
+        env["FAIRFLOW_AIRFLOW_PASSWORD"] = password
+        let sync = try fairflow(["dags", "sync", "--airflow-url", airflow, "--airflow-user", user, "--settle", "2", "--output", "json"],
+                                environment: env, timeout: 300)
+        XCTAssertEqual(sync.status, 0, sync.stderr)
+        let out = try JSONSerialization.jsonObject(with: Data(sync.stdout.utf8)) as! [String: Any]
+        XCTAssertGreaterThanOrEqual(out["dags"] as? Int ?? 0, 3, "the peer's test DAGs are parsed")
+        XCTAssertGreaterThanOrEqual(out["importErrors"] as? Int ?? 0, 1, "the broken test DAG stays an import error")
+        XCTAssertEqual((out["newImportErrors"] as? [Any])?.count, 0, "nothing new broke")
+        XCTAssertFalse(sync.stdout.contains(password) || sync.stderr.contains(password))
+        // The sync was a new deployment of the stack's dag-sync service, and nothing else changed.
+        let log = try runProcess(which("curl")!, ["-s", "\(local.peer["FAULT_PROXY_ENDPOINT"]!)/_fault/requests"])
+        let entries = try JSONSerialization.jsonObject(with: Data(log.stdout.utf8)) as! [[String: Any]]
+        let after = entries.drop { $0["operation"] as? String != "UpdateService" }
+        XCTAssertEqual(after.filter { $0["operation"] as? String == "UpdateService" }.count, 1)
+        XCTAssertEqual(after.filter { $0["mutating"] as? Bool == true }.count, 1, "a sync changes nothing but the dag-sync deployment")
+    }
+}

@@ -45,7 +45,7 @@ struct DagsCommand: AsyncParsableCommand {
         discussion: "Airflow is found with --airflow-url or FAIRFLOW_AIRFLOW_URL; the password comes from FAIRFLOW_AIRFLOW_PASSWORD or --password-stdin.",
         subcommands: [DagsListCommand.self, DagsErrorsCommand.self, DagsTriggerCommand.self, DagsRunsCommand.self,
                       DagsStateCommand.self, DagsLogsCommand.self, DagsPauseCommand.self, DagsUnpauseCommand.self,
-                      DagsClearCommand.self]
+                      DagsClearCommand.self, DagsSyncCommand.self]
     )
 }
 
@@ -203,5 +203,22 @@ struct DagsClearCommand: AsyncParsableCommand {
     func run() async throws {
         try await CommandRunner.run(DagsClear.self, .init(airflow: try airflow.target(), dagId: dagId, runId: runId, failedOnly: failedOnly),
                                     globals: globals)
+    }
+}
+
+struct DagsSyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sync", abstract: DagsSync.summary,
+        discussion: "Exit 3 when the sync brought new import errors (they are listed).")
+    @OptionGroup var globals: GlobalOptions
+    @OptionGroup var airflow: AirflowOptions
+    @Option(help: "Seconds the DAG list and import errors must stay unchanged to count as parsed.") var settle: Double = 30
+    @Option(help: "Give up after this many seconds.") var timeout: Double = 600
+
+    func run() async throws {
+        var input = DagsSync.Input()
+        input.airflow = try airflow.target()
+        input.settleSeconds = settle
+        input.timeoutSeconds = timeout
+        try await CommandRunner.run(DagsSync.self, input, globals: globals)
     }
 }
