@@ -23,7 +23,7 @@ public enum StepAdapter {
     }
 
     static func decodeInput<Op: FairflowOperation>(_ op: Op.Type, _ with: JSONValue) throws -> Op.Input {
-        let body = canonicalKeys(with == .null ? .object([:]) : with, known: FieldDecoder.fields(of: Op.Input.self))
+        let body = withDefaults(op, canonicalKeys(with == .null ? .object([:]) : with, known: FieldDecoder.fields(of: Op.Input.self)))
         do {
             return try JSONDecoder().decode(Op.Input.self, from: try body.data())
         } catch let e as DecodingError {
@@ -40,7 +40,7 @@ public enum StepAdapter {
         let input: Op.Input
         let d = FieldDecoder()
         do {
-            input = try d.decode(Op.Input.self, from: canonicalKeys(with == .null ? .object([:]) : with, known: FieldDecoder.fields(of: Op.Input.self)))
+            input = try d.decode(Op.Input.self, from: withDefaults(op, canonicalKeys(with == .null ? .object([:]) : with, known: FieldDecoder.fields(of: Op.Input.self))))
             if let e = d.problems.first { throw e }
         } catch let e as DecodingError {
             throw FairflowError.usage("step input for \(Op.id) is wrong", why: describe(e), fix: "fix the step's `with:`")
@@ -57,8 +57,21 @@ public enum StepAdapter {
         let d = FieldDecoder()
         let body = canonicalKeys(with == .null ? .object([:]) : with, known: FieldDecoder.fields(of: Op.Input.self))
         var problem: DecodingError?
-        do { _ = try d.decode(Op.Input.self, from: body) } catch let e as DecodingError { problem = e } catch {}
+        do { _ = try d.decode(Op.Input.self, from: withDefaults(op, body)) } catch let e as DecodingError { problem = e } catch {}
         return (d.unknownKeys(in: body), d.problems.isEmpty ? problem.map { [$0] } ?? [] : d.problems)
+    }
+
+    /// The step's fields over the defaults of the command's flags (an operation with `DefaultedInputs`).
+    static func withDefaults<Op: FairflowOperation>(_ op: Op.Type, _ body: JSONValue) -> JSONValue {
+        guard let d = op as? DefaultedInputs.Type, let defaults = try? JSONValue.parse(Data(d.inputDefaults.utf8)) else { return body }
+        return merge(defaults, body)
+    }
+
+    static func merge(_ base: JSONValue, _ over: JSONValue) -> JSONValue {
+        guard case .object(let b) = base, case .object(let o) = over else { return over }
+        var out = b
+        for (k, v) in o { out[k] = out[k].map { merge($0, v) } ?? v }
+        return .object(out)
     }
 
     public static func describe(_ e: DecodingError) -> String {

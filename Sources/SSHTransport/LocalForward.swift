@@ -61,10 +61,26 @@ public final class LocalForward {
             throw error
         }
         libssh2_keepalive_config(session.raw, 0, 30)
-        let thread = Thread { [self] in self.pump() }
-        thread.name = "fairflow-ssh-forward"
-        thread.start()
+        // A joinable pthread, so stop() returns only once the pump has let go of the session: a
+        // libssh2 free racing process exit (OpenSSL's atexit cleanup) would crash.
+        let me = Unmanaged.passRetained(self).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { arg in
+            let forward = Unmanaged<LocalForward>.fromOpaque(arg!).takeRetainedValue()
+            forward.pump()
+            return nil
+        }, me)
+        guard rc == 0 else {
+            Unmanaged<LocalForward>.fromOpaque(me).release()
+            try? session.setForwarding(false)
+            close(fd); close(wake.read); close(wake.write)
+            throw SSHError.channel(operation: "local forward", reason: "cannot start its thread (\(rc))")
+        }
+        thread = tid
     }
+
+    private var thread: pthread_t?
+    private var joined = false
 
     /// Call stop() when done: the pump thread keeps the forward alive until then.
 
@@ -85,9 +101,10 @@ public final class LocalForward {
             _ = write(wake.write, &byte, 1)
         }
         state.lock()
-        let isFinished = finished
+        let tid = joined ? nil : thread
+        joined = true
         state.unlock()
-        if !isFinished { done.wait(); done.signal() }
+        if let tid { pthread_join(tid, nil) }
     }
 
     /// Blocks until the forward ends (stop() from another thread, or the session failing).

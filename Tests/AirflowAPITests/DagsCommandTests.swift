@@ -28,7 +28,8 @@ final class DagsCommandTests: XCTestCase {
         XCTAssertEqual(fields.count, 3, ok.stdout)
         XCTAssertEqual(fields.dropFirst().first, "success")
         XCTAssertTrue(ok.stderr.contains("hello: success"), ok.stderr)
-        let runId = String(fields[0])
+        guard let first = fields.first else { return }  // already failed above; the rest needs a run id
+        let runId = String(first)
 
         // The run's logs through the binary show the task's marker line with our conf.
         let logs = try fairflow(["dags", "logs", "fairflow_ok", runId], environment: e)

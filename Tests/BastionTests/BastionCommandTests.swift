@@ -112,6 +112,18 @@ final class BastionCommandTests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("wrong-password"))
     }
 
+    func testRefusedSSHKeysExitFourWithTheReason() throws {
+        var args = sshArgs
+        let keyIndex = args.firstIndex(of: "--ssh-key")! + 1
+        for (type, expected) in [("ed25519", "SSH login as"), ("rsa", "libssh2 1.10 (Debian 12) cannot sign with rsa-sha2")] {
+            XCTAssertEqual(try runProcess("/usr/bin/ssh-keygen", ["-q", "-t", type, "-N", "", "-f", "\(tmp)/\(type)"]).status, 0)
+            args[keyIndex] = "\(tmp)/\(type)"
+            let r = try fairflow(["db", "check"] + args + dbArgs + ["--airflow-version", "3.3.2"], environment: env)
+            XCTAssertEqual(r.status, 4, r.stderr)
+            XCTAssertTrue(r.stderr.contains(expected), r.stderr)
+        }
+    }
+
     func testUnknownHostRefusedUnlessAcceptedAndChangedKeyAlwaysRefused() throws {
         let ownKnownHosts = tmp + "/known_hosts"
         var args = sshArgs

@@ -1,14 +1,7 @@
+import FairflowTestSupport
 import Foundation
 @testable import MetadataDB
 import XCTest
-
-func requirePeer(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-    if let value = ProcessInfo.processInfo.environment[name], !value.isEmpty { return value }
-    if ProcessInfo.processInfo.environment["FAIRFLOW_REQUIRE_PEERS"] == "1" {
-        XCTFail("peer variable \(name) is not set: start scripts/lib/mariadb-peer.sh — scripts/test does this", file: file, line: line)
-    }
-    throw XCTSkip("\(name) not set: start scripts/lib/mariadb-peer.sh and export its variables")
-}
 
 /// The real Airflow schemas (`airflow db migrate` of 2.11.2 and 3.3.2 on MariaDB, dumped by
 /// scripts/lib/airflow-schema-dump.sh) and healthy seeds, from Fixtures/.

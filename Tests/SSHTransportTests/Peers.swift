@@ -1,16 +1,6 @@
+import FairflowTestSupport
 import Foundation
 import XCTest
-
-/// Reads a peer's variable (set by scripts/test from scripts/lib/*-peer.sh): skips the test when it is
-/// missing, unless FAIRFLOW_REQUIRE_PEERS=1, where a missing peer is a failure.
-func requirePeer(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-    if let value = ProcessInfo.processInfo.environment[name], !value.isEmpty { return value }
-    if ProcessInfo.processInfo.environment["FAIRFLOW_REQUIRE_PEERS"] == "1" {
-        XCTFail("peer variable \(name) is not set: start the peer (scripts/lib/sshd-peer.sh / mariadb-peer.sh) — scripts/test does this", file: file, line: line)
-        throw XCTSkip("missing \(name)")
-    }
-    throw XCTSkip("\(name) not set: start scripts/lib/sshd-peer.sh or mariadb-peer.sh and export its variables")
-}
 
 struct SSHDPeer {
     let host: String, port: Int, user: String, key: String, knownHosts: String, knownHostsHashed: String, dir: String
@@ -31,21 +21,11 @@ struct MariaDBPeer {
     }
 }
 
-/// Runs a local program and returns (status, stdout, stderr).
+/// runProcess as a tuple (status, stdout, stderr).
 @discardableResult
 func runTool(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (Int32, String, String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    if let environment { p.environment = environment }
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let r = try runProcess(path, args, environment: environment)
+    return (r.status, r.stdout, r.stderr)
 }
 
 func makeTempDir() throws -> String {

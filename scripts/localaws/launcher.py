@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -121,6 +122,19 @@ def main():
         except Exception as e:  # noqa: BLE001
             fail(f"extending moto failed: {e}")
     import moto.server
+
+    def on_signal(signum, frame):
+        # Say who stopped us: a server that vanishes mid-test is otherwise a mystery. The likely
+        # senders are kill/pkill processes alive at this moment.
+        try:
+            ps = subprocess.run(["ps", "-eo", "pid,ppid,etime,args"], capture_output=True, text=True, timeout=2).stdout
+            killers = [line for line in ps.splitlines() if "kill" in line and "ps -eo" not in line]
+        except Exception:  # noqa: BLE001
+            killers = []
+        print(f"local-aws: stopping on signal {signum} (parent pid {os.getppid()}); kill-like processes now: "
+              f"{killers or 'none seen'}", file=sys.stderr, flush=True)
+        sys.exit(0)
+    moto.server.signal_handler = on_signal
     threading.Thread(target=bootstrap, args=(args, port), daemon=True).start()
     moto.server.main(["-H", "127.0.0.1", "-p", str(port)])
 

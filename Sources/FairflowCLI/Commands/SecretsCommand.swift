@@ -6,7 +6,7 @@ import Foundation
 struct SecretsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secrets", abstract: "Create, list and rotate the stack's airflow-* secrets.",
-        subcommands: [SecretsInitCommand.self, SecretsListCommand.self, SecretsRotateCommand.self])
+        subcommands: [SecretsInitCommand.self, SecretsListCommand.self, SecretsRotateCommand.self, SecretsPruneCommand.self])
 }
 
 struct SecretsInitCommand: AsyncParsableCommand {

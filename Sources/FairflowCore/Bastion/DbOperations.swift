@@ -96,9 +96,6 @@ public enum DbCheck: FairflowOperation {
                 }
                 return [mark, c.name, c.detail]
             }
-            let failed = checks.filter { $0.status == .fail }.map(\.name)
-            t.note(failed.isEmpty ? String(format: "db check passed in %.2f s", elapsedSeconds)
-                                  : "db check failed: \(failed.joined(separator: ", "))")
             return Table(headers: ["STATUS", "CHECK", "DETAIL"], rows: rows).render(tty: t.isTTY)
         }
     }
@@ -140,7 +137,11 @@ public enum DbCheck: FairflowOperation {
             checks.append(DBCheckResult(name: "pending-maintenance", status: pending.isEmpty ? .pass : .warn,
                                         detail: pending.isEmpty ? "none" : pending.joined(separator: "; ")))
         }
-        return Output(checks: checks, airflowVersion: version, elapsedSeconds: Date().timeIntervalSince(started))
+        let output = Output(checks: checks, airflowVersion: version, elapsedSeconds: Date().timeIntervalSince(started))
+        let failed = checks.filter { $0.status == .fail }.map(\.name)
+        context.terminal.note(failed.isEmpty ? String(format: "db check passed in %.2f s", output.elapsedSeconds)
+                                             : "db check failed: \(failed.joined(separator: ", "))")
+        return output
     }
 }
 

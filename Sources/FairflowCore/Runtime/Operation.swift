@@ -70,3 +70,9 @@ public enum JSON {
         return String(decoding: try enc.encode(v), as: UTF8.self)
     }
 }
+
+/// An operation whose flags have defaults: a runbook step's `with:` may leave them out and gets the
+/// same default the command's flag has (a JSON object over the Input's field names).
+public protocol DefaultedInputs {
+    static var inputDefaults: String { get }
+}

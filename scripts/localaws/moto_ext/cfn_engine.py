@@ -183,6 +183,10 @@ def tag_resource(rtype, res, tags, account_id, region_name):
     elif rtype.startswith("AWS::ServiceDiscovery::"):
         from moto.servicediscovery.models import servicediscovery_backends
         servicediscovery_backends[account_id][region_name].tag_resource(res.arn, tags)
+    elif rtype == "AWS::KMS::Key":
+        from moto.kms.models import kms_backends
+        kms_backends[account_id][region_name].tag_resource(
+            res.id, [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags])
     elif rtype == "AWS::Lambda::Function":
         from moto.awslambda.models import lambda_backends
         lambda_backends[account_id][region_name].tag_resource(res.function_arn, kv)

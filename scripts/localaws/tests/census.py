@@ -79,9 +79,14 @@ def census(aws, keep_buckets=()):
                                            aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]])
     kms = aws("kms")
     keys = [k["KeyId"] for k in kms.list_keys()["Keys"]]
-    put("kms:key", [k for k in keys if kms.describe_key(KeyId=k)["KeyMetadata"]["KeyState"] not in
-                    ("PendingDeletion", "Disabled")])
-    put("ssm:parameter", [p["Name"] for p in _pages(aws("ssm"), "describe_parameters", "Parameters")])
+    metas = [kms.describe_key(KeyId=k)["KeyMetadata"] for k in keys]
+    # AWS-managed keys (alias/aws/*, e.g. the EBS default key moto makes on RunInstances) are not the stack's
+    aws_managed = {a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"] if a["AliasName"].startswith("alias/aws/")}
+    metas = [m for m in metas if m["KeyId"] not in aws_managed]
+    put("kms:key", [m["KeyId"] for m in metas if m["KeyState"] not in ("PendingDeletion", "Disabled")
+                    and m.get("KeyManager") == "CUSTOMER"])
+    put("ssm:parameter", [p["Name"] for p in _pages(aws("ssm"), "describe_parameters", "Parameters")
+                          if not p["Name"].startswith("/aws/service/")])  # moto loads public ones lazily
     put("cloudwatch:alarm", [a["AlarmName"] for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]])
     put("cloudformation:stack", [s["StackName"] for s in aws("cloudformation").list_stacks()["StackSummaries"]
                                  if s["StackStatus"] != "DELETE_COMPLETE"])

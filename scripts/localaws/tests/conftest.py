@@ -25,6 +25,16 @@ class Peer:
     def __init__(self, argv, env=None, timeout=60):
         PEERS.append(self)
         self.stopped = False
+        self.argv, self.env, self.timeout = argv, env, timeout
+        self._start()
+
+    def restart(self):
+        """Start the same peer again (new port, new keys): after something outside killed it."""
+        self.stopped = False
+        self._start()
+
+    def _start(self):
+        argv, env, timeout = self.argv, self.env, self.timeout
         self.log_path = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"localaws-peer-{os.getpid()}-{time.time_ns()}.log"
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True,
@@ -97,16 +107,32 @@ def local_aws():
 @pytest.fixture(scope="session")
 def aws(local_aws):
     """boto3 client maker against the local AWS, signed with the test user's key (no retries)."""
-    return client_factory(local_aws["LOCAL_AWS_ENDPOINT"], local_aws["AWS_ACCESS_KEY_ID"],
-                          local_aws["AWS_SECRET_ACCESS_KEY"])
+    return peer_clients(local_aws)
+
+
+def peer_clients(peer):
+    """Like client_factory, but reads the peer's endpoint and key at each call (they change on restart).
+    Clients are cached: making a boto3 client costs more CPU than most calls the tests make."""
+    cache = {}
+
+    def make(service, **kw):
+        key = (peer["LOCAL_AWS_ENDPOINT"], peer["AWS_ACCESS_KEY_ID"], service)
+        if kw:
+            return client_factory(*key[:2], peer["AWS_SECRET_ACCESS_KEY"])(service, **kw)
+        if key not in cache:
+            cache[key] = client_factory(*key[:2], peer["AWS_SECRET_ACCESS_KEY"])(service)
+        return cache[key]
+    return make
 
 
 @pytest.fixture(autouse=True)
 def peers_stay_up():
-    """A peer that dies under a test is reported as such (with its exit status), not as a confusing error."""
+    """A peer that dies under a test is reported as such (with its exit status and, for local-aws, the
+    signal and the kill-like processes it saw), then restarted so one outside kill fails one test."""
     yield
     for peer in PEERS:
         if not peer.stopped and peer.proc.poll() is not None:
-            peer.stopped = True
-            pytest.fail(f"{peer.proc.args[0]} (pid {peer.proc.pid}) died with status {peer.proc.returncode} "
-                        f"during this test; log tail:\n{peer.server_log()[-2000:]}")
+            status, pid, tail = peer.proc.returncode, peer.proc.pid, peer.server_log()[-1500:]
+            peer.restart()
+            pytest.fail(f"{peer.argv[0]} (pid {pid}) died with status {status} during this test "
+                        f"(restarted for the next tests); log tail:\n{tail}")

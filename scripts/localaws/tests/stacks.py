@@ -210,12 +210,18 @@ def delete_and_census(aws, stack_id, before, retained, expected_ids):
     deleted = {e["LogicalResourceId"] for e in events if e["ResourceStatus"] in ("DELETE_COMPLETE", "DELETE_SKIPPED")}
     assert expected_ids <= deleted, f"no delete event for {expected_ids - deleted}"
     left = leftovers(before, census(aws, keep_buckets=(ASSET_BUCKET,)))
-    flat = {i for ids in left.values() for i in ids}
-    unexpected = {k: [i for i in v if i not in retained] for k, v in left.items()}
+
+    def same(found_id, pid):  # a census id (name, id) against a physical id (which may be an ARN)
+        return found_id == pid or pid.endswith("/" + found_id) or pid.endswith(":" + found_id)
+    unexpected = {k: [i for i in v if not any(same(i, r) for r in retained)] for k, v in left.items()}
     unexpected = {k: v for k, v in unexpected.items() if v}
     assert not unexpected, f"DeleteStack left resources behind: {json.dumps(unexpected, indent=1)}"
-    assert flat == retained, f"retained resources (DeletionPolicy Retain) should remain: {retained - flat}"
+    flat = [i for ids in left.values() for i in ids]
+    gone = [r for r in retained if not any(same(i, r) for i in flat)]
+    assert not gone, f"resources with DeletionPolicy Retain should remain: {gone}"
     logs = aws("logs")
-    for name in left.get("logs:log-group", []):  # clean up what Retain kept, for the next census
+    for name in left.get("logs:log-group", []):  # clean up what Retain kept
         logs.delete_log_group(logGroupName=name)
+    for key in left.get("kms:key", []):
+        aws("kms").schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
     return took

@@ -6,7 +6,7 @@ import botocore.exceptions
 import pytest
 
 from census import census, leftovers
-from conftest import Peer, client_factory, local_aws_argv
+from conftest import Peer, local_aws_argv, peer_clients
 
 NET = {
     "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16", "EnableDnsHostnames": True,
@@ -28,7 +28,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def aws(server):
-    return client_factory(server["LOCAL_AWS_ENDPOINT"], server["AWS_ACCESS_KEY_ID"], server["AWS_SECRET_ACCESS_KEY"])
+    return peer_clients(server)
 
 
 @pytest.fixture

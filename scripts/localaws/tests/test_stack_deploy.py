@@ -10,7 +10,7 @@ import os
 import pytest
 
 from census import census
-from conftest import Peer, client_factory, local_aws_argv
+from conftest import Peer, local_aws_argv, peer_clients
 from stacks import (GENERATE_MODES, SEED_DIR, SEED_MODES, check_stack, delete_and_census, deploy, ensure_assets,
                     generated_template, seed_parameters)
 
@@ -32,12 +32,11 @@ def server():
 
 @pytest.fixture(scope="module")
 def aws(server):
-    make = client_factory(server["LOCAL_AWS_ENDPOINT"], server["AWS_ACCESS_KEY_ID"], server["AWS_SECRET_ACCESS_KEY"])
-    ensure_assets(make)
-    return make
+    return peer_clients(server)
 
 
 def template_for(aws, mode, tmp_path):
+    ensure_assets(aws)
     if FAIRFLOW_BIN:
         path = generated_template(aws, FAIRFLOW_BIN, mode, tmp_path)
         body = path.read_text()

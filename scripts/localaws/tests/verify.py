@@ -318,6 +318,18 @@ def scaling_policy(ctx, pid, p):
             "TargetValue")
 
 
+def kms_key(ctx, pid, p):
+    kms = ctx.aws("kms")
+    meta = kms.describe_key(KeyId=pid)["KeyMetadata"]
+    assert meta["KeyState"] == "Enabled" and meta["KeyManager"] == "CUSTOMER"
+    _eq(p.get("Description"), meta.get("Description"), "key description")
+    if "EnableKeyRotation" in p:
+        assert kms.get_key_rotation_status(KeyId=pid)["KeyRotationEnabled"] == \
+            (str(p["EnableKeyRotation"]).lower() == "true"), "key rotation"
+    tags = [{"Key": t["TagKey"], "Value": t["TagValue"]} for t in kms.list_resource_tags(KeyId=pid)["Tags"]]
+    _has_stack_tag(tags, ctx, "KMS key")
+
+
 def no_service_api(ctx, pid, p):
     pass  # e.g. CDK's Custom::S3AutoDeleteObjects: nothing to see until the stack is deleted
 
@@ -342,5 +354,5 @@ VERIFY = {
     "AWS::ElastiCache::CacheCluster": cache_cluster,
     "AWS::ApplicationAutoScaling::ScalableTarget": scalable_target,
     "AWS::ApplicationAutoScaling::ScalingPolicy": scaling_policy,
-    "Custom::S3AutoDeleteObjects": no_service_api,
+    "Custom::S3AutoDeleteObjects": no_service_api, "AWS::KMS::Key": kms_key,
 }
