@@ -228,3 +228,39 @@ final class DagsSyncTests: XCTestCase {
         XCTAssertEqual(after.filter { $0["mutating"] as? Bool == true }.count, 1, "a sync changes nothing but the dag-sync deployment")
     }
 }
+
+/// The bastion commands' AWS side against the local AWS: the stack's outputs, SSM Run Command's API
+/// sequence (the local AWS runs nothing, so the listing is honestly reported as empty), and no SSH
+/// to a bastion that has only a private address.
+final class BastionAWSTests: XCTestCase {
+    func testEfsLsViaSSMAndNoDialToAPrivateBastion() throws {
+        let local = try LocalAWS(arguments: ["--fault-proxy"])
+        defer { local.stop() }
+        let proxy = local.peer["FAULT_PROXY_ENDPOINT"]!
+        var env = local.environment
+        env["AWS_ENDPOINT_URL"] = proxy
+        env["FAIRFLOW_POLL_SECONDS"] = "0.3"
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow-x-AbCdEf"
+        for k in ["AIRFLOW_FERNET_KEY_SECRET_ARN", "AIRFLOW_ADMIN_PASSWORD_SECRET_ARN", "AIRFLOW_FLOWER_CREDENTIALS_SECRET_ARN"] { env[k] = arn }
+        XCTAssertEqual(try fairflow(["deploy", "--yes"], environment: env, timeout: 300).status, 0)
+        _ = try runProcess(which("curl")!, ["-s", "-XDELETE", "\(proxy)/_fault/requests"])
+
+        let ls = try fairflow(["efs", "ls", "--recursive"], environment: env)
+        XCTAssertEqual(ls.status, 1)
+        XCTAssertTrue(ls.stderr.contains("SSM reports Success but the command printed nothing"), ls.stderr)
+        let log = try runProcess(which("curl")!, ["-s", "\(proxy)/_fault/requests"])
+        let ops = (try JSONSerialization.jsonObject(with: Data(log.stdout.utf8)) as! [[String: Any]]).compactMap { $0["operation"] as? String }
+        XCTAssertEqual(ops.filter { ["SendCommand", "GetCommandInvocation"].contains($0) }.first, "SendCommand")
+        XCTAssertTrue(ops.contains("GetCommandInvocation"))
+        let commands = try awsCLI(["ssm", "list-commands"], environment: local.environment) as! [String: Any]
+        let cmd = (commands["Commands"] as! [[String: Any]]).first
+        XCTAssertEqual(cmd?["DocumentName"] as? String, "AWS-RunShellScript")
+        let script = ((cmd?["Parameters"] as? [String: Any])?["commands"] as? [String])?.first ?? ""
+        XCTAssertTrue(script.contains("mount -t efs") && script.contains("umount"), script)
+
+        // The stack's bastion has a private address only: db check refuses before any connection.
+        let db = try fairflow(["db", "check"], environment: env)
+        XCTAssertEqual(db.status, 1)
+        XCTAssertTrue(db.stderr.contains("has no public address"), db.stderr)
+    }
+}

@@ -73,7 +73,7 @@ public protocol BastionAWS: Sendable {
 
 /// Where the lead wires the real AWS implementation (built from the Context's AWS client).
 public enum BastionServices {
-    nonisolated(unsafe) public static var make: ((Context) throws -> BastionAWS)?
+    nonisolated(unsafe) public static var make: ((Context) throws -> BastionAWS)? = { StackBastionAWS($0) }
 
     static func aws(_ context: Context, for what: String) throws -> BastionAWS {
         guard let make else {
@@ -94,6 +94,10 @@ enum BastionSSH {
             guard let found = try await aws.bastion(stack: context.stackName) else {
                 throw FairflowError("\(what): stack \(context.stackName) has no bastion", why: "the template was generated without one",
                                     fix: "generate with a bastion, or pass --bastion-host")
+            }
+            guard !found.address.isEmpty else {
+                throw FairflowError("\(what): the bastion \(found.instanceId) has no public address", why: "SSH from here cannot reach a private-only instance",
+                                    fix: "pass --bastion-host (an address that reaches it, e.g. a VPN or an SSM port forward)")
             }
             instance = found
             host = found.address
