@@ -114,8 +114,11 @@ public final class LocalAWS: @unchecked Sendable {
     public var accessKeyId: String { peer["AWS_ACCESS_KEY_ID"]! }
     public var secretAccessKey: String { peer["AWS_SECRET_ACCESS_KEY"]! }
 
-    public init(arguments: [String] = []) throws {
-        peer = try PeerProcess(Repo.root.appendingPathComponent("scripts/local-aws").path, arguments)
+    /// `serverEnvironment` adds variables to the server's own environment (e.g. LOCAL_AWS_TASKS_RUN=0).
+    public init(arguments: [String] = [], serverEnvironment: [String: String] = [:]) throws {
+        var env: [String: String]? = nil
+        if !serverEnvironment.isEmpty { env = ProcessInfo.processInfo.environment.merging(serverEnvironment) { _, new in new } }
+        peer = try PeerProcess(Repo.root.appendingPathComponent("scripts/local-aws").path, arguments, environment: env)
     }
 
     /// The environment a user would have: keys, region, endpoint; no instance metadata lookups.

@@ -477,7 +477,7 @@ final class DemoRunbookTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("census: nothing left of stack FairflowStack"), r.stdout)
         let events = try journalEvents(dir)
         XCTAssertEqual(events.filter { $0.event == "step-succeeded" }.map { $0.step ?? "" },
-                       ["whoami", "secrets", "preflight", "deploy", "status", "scale", "teardown"])
+                       ["whoami", "secrets", "preflight", "deploy", "status", "scheduler-logs", "scale", "teardown"])
         XCTAssertEqual(events.last?.outcome, "succeeded")
         XCTAssertTrue(events.first { $0.step == "deploy" && $0.event == "step-succeeded" }?.requestIds?.contains { $0.call.hasSuffix("ExecuteChangeSet") } ?? false)
         print("demo runbook: 7 steps in \(String(format: "%.1f", wall)) s")

@@ -264,3 +264,48 @@ final class BastionAWSTests: XCTestCase {
         XCTAssertTrue(db.stderr.contains("has no public address"), db.stderr)
     }
 }
+
+/// `status` on a deployed stack: every service, the database, EFS and the bastion, from the services'
+/// own APIs; healthy → exit 0, services short of their desired count → exit 3 naming them.
+final class StatusTests: XCTestCase {
+    func deployed(tasksRun: Bool) throws -> (LocalAWS, [String: String]) {
+        let local = try LocalAWS(serverEnvironment: ["LOCAL_AWS_TASKS_RUN": tasksRun ? "1" : "0"])
+        var env = local.environment
+        env["FAIRFLOW_POLL_SECONDS"] = "0.3"
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow-x-AbCdEf"
+        for k in ["AIRFLOW_FERNET_KEY_SECRET_ARN", "AIRFLOW_ADMIN_PASSWORD_SECRET_ARN", "AIRFLOW_FLOWER_CREDENTIALS_SECRET_ARN"] { env[k] = arn }
+        let d = try fairflow(["deploy", "--yes", "--ha"], environment: env, timeout: 300)
+        XCTAssertEqual(d.status, 0, d.stderr)
+        return (local, env)
+    }
+
+    func testHealthyStackReportsEveryPart() throws {
+        let (local, env) = try deployed(tasksRun: true)
+        defer { local.stop() }
+        let r = try fairflow(["status", "--output", "json"], environment: env)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let s = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(s["healthy"] as? Bool, true)
+        XCTAssertEqual(s["stackStatus"] as? String, "CREATE_COMPLETE")
+        let services = s["services"] as! [[String: Any]]
+        XCTAssertEqual(Set(services.map { $0["component"] as! String }),
+                       ["api-server", "scheduler", "dag-processor", "triggerer", "worker", "flower", "dag-sync"])
+        XCTAssertTrue(services.allSatisfy { ($0["desired"] as? Int) == 2 || $0["component"] as? String == "flower" || $0["component"] as? String == "dag-sync" })
+        let db = s["database"] as! [String: Any]
+        XCTAssertEqual(db["multiAZ"] as? Bool, true, "HA: Multi-AZ, as RDS itself says")
+        let oracle = try awsCLI(["rds", "describe-db-instances", "--endpoint-url", local.endpoint], environment: env) as! [String: Any]
+        XCTAssertEqual((oracle["DBInstances"] as! [[String: Any]]).first?["MultiAZ"] as? Bool, true)
+        XCTAssertTrue((s["redis"] as? String ?? "").contains("automatic failover enabled"), "\(s["redis"] ?? "")")
+        XCTAssertEqual(s["efs"] as? String, "available")
+        XCTAssertEqual(s["bastion"] as? String, "Online")
+    }
+
+    func testServicesShortOfTheirCountExit3NamingThem() throws {
+        let (local, env) = try deployed(tasksRun: false)
+        defer { local.stop() }
+        let r = try fairflow(["status"], environment: env)
+        XCTAssertEqual(r.status, 3, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("UNHEALTHY\tscheduler: 0 of 2 tasks running"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("UNHEALTHY\tworker: 0 of 2 tasks running"), r.stdout)
+    }
+}

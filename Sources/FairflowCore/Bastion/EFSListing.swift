@@ -162,7 +162,9 @@ public struct CommandInvocation: Codable, Equatable, Sendable {
             return .listing(try EFSListing.parse(standardOutputContent))
         } catch {
             // Only output near the limit was cut; anything shorter is a listing that never ran or broke off.
-            if standardOutputContent.count >= CommandInvocation.outputLimit - 1_000 { return .readFromS3(standardOutputUrl) }
+            if !(standardOutputUrl ?? "").isEmpty || standardOutputContent.count >= CommandInvocation.outputLimit - 1_000 {
+                return .readFromS3(standardOutputUrl)
+            }
             let shown = standardOutputContent.isEmpty ? "the command printed nothing" : "its output ended early: \(standardOutputContent.suffix(200))"
             return .failed(FairflowError("listing EFS on the bastion gave no listing", why: "SSM reports Success but \(shown)",
                                          fix: "check the bastion's SSM agent log, or use --via ssh"))

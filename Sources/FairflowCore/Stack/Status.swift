@@ -97,8 +97,12 @@ public enum Status: FairflowOperation {
 
     public static func run(_ input: Input, context: Context) async throws -> Output {
         let aws = try context.aws()
-        let stack = try await StackResources.load(context)
-        let summary = try await CloudFormation(aws).stack(context.stackName)
+        let summary: StackSummary
+        do { summary = try await CloudFormation(aws).stack(context.stackName) } catch CloudFormationError.stackNotFound {
+            _ = try await StackResources.load(context)  // its "does not exist" message names the fix
+            throw CloudFormationError.stackNotFound(context.stackName)
+        }
+        let stack = StackResources(stackName: context.stackName, outputs: summary.outputs)
         let resources = try await CloudFormation(aws).resources(context.stackName)
         func physical(_ type: String) -> [(String, String)] {
             resources.filter { $0.resourceType == type }.compactMap { r in r.physicalId.map { (r.logicalId, $0) } }
