@@ -16,7 +16,7 @@ final class ShippedRunbookTests: XCTestCase {
     }
 
     /// Unknown step ids, and Input fields without a default when absent from `with:`, are the only problems
-    /// allowed while the operations are being written; with FAIRFLOW_REQUIRE_ALL_OPERATIONS=1 (the lead sets it
+    /// allowed while the operations are being written; with FAIRFLOW_REQUIRE_ALL_OPERATIONS=1 (scripts/test sets it
     /// once they are merged) none is.
     func testShippedRunbooksAreValidExceptForOperationsNotYetMerged() throws {
         var missing: Set<String> = []

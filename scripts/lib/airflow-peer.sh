@@ -18,7 +18,7 @@
 # Airflow 2: webserver + scheduler, SequentialExecutor, basic-auth API backend (/api/v1).
 # Airflow 3: api-server + scheduler + dag-processor, LocalExecutor, simple auth manager (/api/v2, JWT).
 # Each daemon runs in its own process group (setsid) so stopping takes its gunicorn/fork children too.
-# Recipes and pitfalls: /work/shared/notes/airflow-peer.md.
+# Recipes and pitfalls: ../shared/notes/airflow-peer.md (beside the repository).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)

@@ -71,7 +71,7 @@ public protocol BastionAWS: Sendable {
     func readCommandOutput(url: String) async throws -> String
 }
 
-/// Where the lead wires the real AWS implementation (built from the Context's AWS client).
+/// The AWS implementation the bastion commands use (tests replace it with a double).
 public enum BastionServices {
     nonisolated(unsafe) public static var make: ((Context) throws -> BastionAWS)? = { StackBastionAWS($0) }
 

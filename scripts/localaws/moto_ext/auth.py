@@ -6,7 +6,7 @@ signed rest-json GET/DELETE without a query (EFS DescribeFileSystems, DeleteFile
 with SignatureDoesNotMatch. AWS signs the raw body: use it, and the form fields only for a
 form-encoded body (which werkzeug moves out of the raw body). The path and query are re-encoded the
 way SigV4 does, whatever the server's URL handling decoded before the check (S3 signs its path as
-sent, strictly encoded). (Folded in from the lead's scripts/localaws/authfix.py.)
+sent, strictly encoded).
 """
 from urllib.parse import quote, unquote
 

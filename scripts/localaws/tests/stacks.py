@@ -11,7 +11,7 @@ import zipfile
 from census import census, leftovers
 from verify import VERIFY, Ctx
 
-SEED_DIR = pathlib.Path(os.environ.get("FAIRFLOW_SEED_TEMPLATES", "/work/shared/reference/fairflow-cdk"))
+SEED_DIR = pathlib.Path(os.environ.get("FAIRFLOW_SEED_TEMPLATES", str(pathlib.Path(__file__).resolve().parents[3].parent / "shared/reference/fairflow-cdk")))
 ASSET_BUCKET = "fairflow-test-assets"
 SKIP_LOG_LINES = ("No Moto CloudFormation support", "not supported by moto's CloudFormation")
 

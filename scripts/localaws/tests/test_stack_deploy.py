@@ -2,7 +2,7 @@
 its Outputs, and DeleteStack leaves nothing behind (census through the services' list calls).
 
 Templates: with FAIRFLOW_BIN set, `$FAIRFLOW_BIN generate` output for every mode; otherwise the
-seed's synthesized templates (FAIRFLOW_SEED_TEMPLATES, default /work/shared/reference/fairflow-cdk).
+seed's synthesized templates (FAIRFLOW_SEED_TEMPLATES, default ../shared/reference/fairflow-cdk beside the repository).
 """
 import json
 import os
