@@ -146,54 +146,49 @@ public extension CloudFormation {
         _ = try await client.send(.query(.cloudFormation, "CancelUpdateStack", [("StackName", stack), ("ClientRequestToken", token)]))
     }
 
+    /// One page of a stack-scoped list call; "does not exist" becomes `stackNotFound`.
+    private func page(_ action: String, _ stack: String, token: String?) async throws -> XMLElement? {
+        var p: [(String, String)] = [("StackName", stack)]
+        if let t = token { p.append(("NextToken", t)) }
+        do {
+            return try await client.send(.query(.cloudFormation, action, p)).xml
+        } catch let e as AWSError where Self.isNotFound(e) {
+            throw CloudFormationError.stackNotFound(stack)
+        }
+    }
+
     /// Newest first, as the API returns them; stops paging once `since` is passed.
     func events(_ stack: String, since: Date? = nil) async throws -> [StackEvent] {
         var out: [StackEvent] = []
-        var token: String?
-        repeat {
-            var p: [(String, String)] = [("StackName", stack)]
-            if let t = token { p.append(("NextToken", t)) }
-            let r: AWSResponse
-            do {
-                r = try await client.send(.query(.cloudFormation, "DescribeStackEvents", p))
-            } catch let e as AWSError where Self.isNotFound(e) {
-                throw CloudFormationError.stackNotFound(stack)
+        let pages = Paginator<StackEvent> { token in
+            let x = try await page("DescribeStackEvents", stack, token: token)
+            let events = (x?.list("StackEvents") ?? []).map { m in
+                StackEvent(eventId: m.string("EventId") ?? UUID().uuidString,
+                           timestamp: m.string("Timestamp").flatMap(AWSDate.parse) ?? Date.distantPast,
+                           logicalId: m.string("LogicalResourceId") ?? "", physicalId: m.string("PhysicalResourceId"),
+                           resourceType: m.string("ResourceType") ?? "", status: m.string("ResourceStatus") ?? "",
+                           reason: m.string("ResourceStatusReason"))
             }
-            guard let x = r.xml else { break }
-            var older = false
-            for m in x.list("StackEvents") {
-                let ts = m.string("Timestamp").flatMap(AWSDate.parse) ?? Date.distantPast
-                if let s = since, ts < s { older = true; continue }
-                out.append(StackEvent(eventId: m.string("EventId") ?? UUID().uuidString, timestamp: ts,
-                                      logicalId: m.string("LogicalResourceId") ?? "", physicalId: m.string("PhysicalResourceId"),
-                                      resourceType: m.string("ResourceType") ?? "", status: m.string("ResourceStatus") ?? "",
-                                      reason: m.string("ResourceStatusReason")))
-            }
-            token = older ? nil : x.string("NextToken")
-        } while token != nil
+            return (events, x?.string("NextToken"))
+        }
+        for try await batch in pages {
+            let fresh = batch.filter { since == nil || $0.timestamp >= since! }
+            out += fresh
+            if fresh.count < batch.count { break }  // reached events older than `since`
+        }
         return out
     }
 
     func resources(_ stack: String) async throws -> [StackResource] {
-        var out: [StackResource] = []
-        var token: String?
-        repeat {
-            var p: [(String, String)] = [("StackName", stack)]
-            if let t = token { p.append(("NextToken", t)) }
-            let r: AWSResponse
-            do {
-                r = try await client.send(.query(.cloudFormation, "ListStackResources", p))
-            } catch let e as AWSError where Self.isNotFound(e) {
-                throw CloudFormationError.stackNotFound(stack)
+        try await Paginator<StackResource> { token in
+            let x = try await page("ListStackResources", stack, token: token)
+            let items = (x?.list("StackResourceSummaries") ?? []).map { m in
+                StackResource(logicalId: m.string("LogicalResourceId") ?? "", physicalId: m.string("PhysicalResourceId"),
+                              resourceType: m.string("ResourceType") ?? "", status: m.string("ResourceStatus") ?? "",
+                              reason: m.string("ResourceStatusReason"))
             }
-            for m in r.xml?.list("StackResourceSummaries") ?? [] {
-                out.append(StackResource(logicalId: m.string("LogicalResourceId") ?? "", physicalId: m.string("PhysicalResourceId"),
-                                         resourceType: m.string("ResourceType") ?? "", status: m.string("ResourceStatus") ?? "",
-                                         reason: m.string("ResourceStatusReason")))
-            }
-            token = r.xml?.string("NextToken")
-        } while token != nil
-        return out
+            return (items, x?.string("NextToken"))
+        }.all()
     }
 
     /// The template CloudFormation holds for the stack (to find retained resources before a delete).
