@@ -90,6 +90,12 @@ def bootstrap(args, port):
         print(f"FAULT_PROXY_ENDPOINT={proxy.endpoint}")
     print(f"LOCAL_AWS_ENDPOINT={endpoint}")
     print(f"LOCAL_AWS_PID={os.getpid()}")
+    if args.run and not args.plain:
+        import runtime
+        from runtime import net
+        runtime.core.set_endpoint(endpoint)
+        print(f"LOCAL_AWS_RUNTIME_DIR={runtime.core.root()}")
+        print(f"LOCAL_AWS_HOSTS_FILE={net.HOSTS.hosts_path()}")
     print(f"AWS_ACCESS_KEY_ID={key_id}")
     print(f"AWS_SECRET_ACCESS_KEY={secret}")
     print("READY", flush=True)
@@ -102,6 +108,8 @@ def main():
     ap.add_argument("--fault-proxy", action="store_true",
                     help="also start the fault-injecting proxy in front of moto; prints FAULT_PROXY_ENDPOINT")
     ap.add_argument("--plain", action="store_true", help="plain moto: apply none of fairflow's extensions")
+    ap.add_argument("--run", action="store_true",
+                    help="run the stack for real: ECS tasks as processes, MariaDB, Redis, EFS, the ALB (runtime/)")
     ap.add_argument("--log", help="write the server log to this file instead of stderr")
     args = ap.parse_args()
     if args.log:
@@ -115,6 +123,8 @@ def main():
         os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(BOOTSTRAP_CALLS)
     from moto import settings
     settings.INITIAL_NO_AUTH_ACTION_COUNT = BOOTSTRAP_CALLS if not args.no_auth else float("inf")
+    if args.run:
+        os.environ["LOCAL_AWS_RUN"] = "1"
     if not args.plain:
         import moto_ext
         try:

@@ -17,9 +17,12 @@ def apply():
     auth.apply()
     templateurl.apply()
     kmsfix.apply()
-    runtime.apply()
+    import runtime as real_runtime  # scripts/localaws/runtime: the stack really runs (--run)
+    if not real_runtime.core.enabled():
+        runtime.apply()   # the stand-in: counts only
     cfn_types.apply()
     cfn_patches.apply()
     cfn_engine.apply()
     services.apply()
+    real_runtime.apply()
     _applied = True

@@ -1,0 +1,5 @@
+"""(not written yet: see DESIGN.md)"""
+
+
+def apply():
+    pass
