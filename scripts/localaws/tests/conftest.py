@@ -136,3 +136,17 @@ def peers_stay_up():
             peer.restart()
             pytest.fail(f"{peer.argv[0]} (pid {pid}) died with status {status} during this test "
                         f"(restarted for the next tests); log tail:\n{tail}")
+
+
+@pytest.fixture(scope="module")
+def run_aws():
+    """`scripts/local-aws --run` for one test module (the stack really runs): .values has LOCAL_AWS_ENDPOINT,
+    LOCAL_AWS_PID, LOCAL_AWS_RUNTIME_DIR, LOCAL_AWS_HOSTS_FILE and the keys; .client(service) makes a signed
+    boto3 client. Stopped after the module, and checked to have left no directory and no cgroup behind."""
+    peer = Peer(local_aws_argv() + ["--run"], timeout=90)
+    peer.client = peer_clients(peer)
+    yield peer
+    peer.stop()
+    root, pid = peer.values.get("LOCAL_AWS_RUNTIME_DIR"), peer.values.get("LOCAL_AWS_PID")
+    assert not root or not os.path.exists(root), f"runtime directory {root} left behind"
+    assert not os.path.exists(f"/sys/fs/cgroup/unified/fairflow-local-aws-{pid}"), "cgroup left behind"
