@@ -27,9 +27,14 @@ struct FlowerWorkersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "workers", abstract: FlowerWorkers.summary)
     @OptionGroup var globals: GlobalOptions
     @OptionGroup var flower: FlowerOptions
+    @Option(help: "Exit 3 unless at least this many workers are online (e.g. after `scale worker N`).") var expect: Int?
+
+    func validate() throws {
+        if let expect, expect < 0 { throw ValidationError("--expect must be 0 or more") }
+    }
 
     func run() async throws {
-        try await CommandRunner.run(FlowerWorkers.self, .init(flower: try flower.target()), globals: globals)
+        try await CommandRunner.run(FlowerWorkers.self, .init(flower: try flower.target(), expect: expect), globals: globals)
     }
 }
 

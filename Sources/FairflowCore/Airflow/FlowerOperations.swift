@@ -8,12 +8,24 @@ public enum FlowerWorkers: FairflowOperation {
 
     public struct Input: Codable, Sendable {
         public var flower: AirflowTarget
-        public init(flower: AirflowTarget) { self.flower = flower }
+        /// At least this many workers must be online, else the check fails (exit 3): after `scale worker N`.
+        public var expect: Int?
+        public init(flower: AirflowTarget, expect: Int? = nil) {
+            self.flower = flower
+            self.expect = expect
+        }
     }
 
     public struct Output: OperationOutput {
         public var workers: [FlowerWorker]
         public var queues: [FlowerQueue]
+        public var expected: Int?
+        public var online: Int { workers.filter(\.online).count }
+        public var exitStatus: ExitStatus { (expected.map { online < $0 } ?? false) ? .checkFailed : .ok }
+        public var problems: [String] {
+            guard let expected, online < expected else { return [] }
+            return ["\(online) of \(expected) expected Celery workers online"]
+        }
         public func renderText(_ t: Terminal) -> String {
             var s = Table(headers: ["WORKER", "ONLINE", "ACTIVE", "PROCESSED", "QUEUES"], rows: workers.map {
                 [$0.name, $0.online ? "yes" : "no", "\($0.activeTasks)", $0.processed.map(String.init) ?? "-", $0.queues.joined(separator: ",")]
@@ -21,6 +33,7 @@ public enum FlowerWorkers: FairflowOperation {
             if t.isTTY {
                 s += "\n" + Table(headers: ["QUEUE", "WAITING"], rows: queues.map { [$0.name, "\($0.messages)"] }).render(tty: true)
             }
+            for p in problems { s += "problem: \(p)\n" }
             return s
         }
     }
@@ -32,7 +45,7 @@ public enum FlowerWorkers: FairflowOperation {
 
     public static func run(_ input: Input, context: Context) async throws -> Output {
         try await AirflowAccess.withFlower(input.flower, context: context) { flower in
-            Output(workers: try await flower.workers(), queues: try await flower.queues())
+            Output(workers: try await flower.workers(), queues: try await flower.queues(), expected: input.expect)
         }
     }
 }
