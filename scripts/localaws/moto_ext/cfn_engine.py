@@ -21,6 +21,12 @@ from .util import tags_list
 _SUB_REF = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
+# Set by runtime/cfn_wait.py under --run: wait_hook(action, logical_id, rtype, resource, rmap) is called after a
+# resource is created (action "CREATE"; returns None, or the reason it failed) and after one is deleted
+# ("DELETE"; waits until it is really gone). None (without --run): nothing waits.
+wait_hook = None
+
+
 class StackOperationFailed(Exception):
     def __init__(self, logical_ids, reason):
         super().__init__(reason)
@@ -239,6 +245,11 @@ def create_resources(rmap, template, stack):
             tag_resource(rtype, res, tags, rmap._account_id, rmap._region_name)
         except Exception as e:  # noqa: BLE001 - tagging is best effort, but visible
             log(f"tagging {lid} ({rtype}) failed: {_reason(e)}")
+        if wait_hook is not None:
+            reason = wait_hook("CREATE", lid, rtype, res, rmap)
+            if reason:
+                event(stack, lid, physical_id(res), rtype, "CREATE_FAILED", reason)
+                raise StackOperationFailed([lid], reason)
         event(stack, lid, physical_id(res), rtype, "CREATE_COMPLETE")
     rmap._ext_frozen = True
     return True
@@ -450,6 +461,8 @@ def delete_resources(rmap, stack, orig_delete_resource, event_prefix="DELETE"):
                 log(f"deleting {lid} ({rtype}) failed: {reason}")
                 failed.append(lid)
                 continue
+        if wait_hook is not None:
+            wait_hook("DELETE", lid, rtype, res, rmap)
         rmap._parsed_resources.pop(lid, None)
         event(stack, lid, pid, rtype, "DELETE_COMPLETE")
     if failed:
