@@ -138,3 +138,95 @@ def test_rds_instance_is_a_mariadb_server_with_snapshots_restore_and_delete(run_
     final = rds.describe_db_snapshots(DBSnapshotIdentifier="data-final")["DBSnapshots"][0]
     assert final["Status"] in ("creating", "available")
     assert not os.listdir(os.path.join(run_aws["LOCAL_AWS_RUNTIME_DIR"], "rds"))   # data directories removed
+
+
+def redis_call(ip, port, *cmds, tls_ca=None, timeout=3):
+    """Sends RESP commands, returns the first line of each reply."""
+    raw = socket.create_connection((ip, port), timeout=timeout)
+    s = raw
+    if tls_ca:
+        ctx = ssl.create_default_context(cafile=tls_ca)
+        ctx.check_hostname = False
+        s = ctx.wrap_socket(raw)
+    try:
+        f = s.makefile("rb")
+        out = []
+        for cmd in cmds:
+            parts = cmd.split()
+            s.sendall(f"*{len(parts)}\r\n".encode() + b"".join(f"${len(p)}\r\n{p}\r\n".encode() for p in parts))
+            line = f.readline().decode().strip()
+            if line.startswith("$") and int(line[1:]) >= 0:
+                line = f.read(int(line[1:]) + 2).decode()
+            out.append(line)
+        return out
+    finally:
+        raw.close()
+
+
+def test_elasticache_replication_group_is_redis_with_tls_and_auth(run_aws, vpc):
+    ec = run_aws.client("elasticache")
+    _, subnets = vpc
+    ec.create_cache_subnet_group(CacheSubnetGroupName="data-redis", CacheSubnetGroupDescription="t", SubnetIds=subnets)
+    token = "auth-token-0123456789abcdef"
+    made = ec.create_replication_group(ReplicationGroupId="data-rg", ReplicationGroupDescription="broker",
+                                       Engine="redis", CacheNodeType="cache.t4g.micro", NumNodeGroups=1,
+                                       ReplicasPerNodeGroup=1, AutomaticFailoverEnabled=True,
+                                       TransitEncryptionEnabled=True, AuthToken=token,
+                                       CacheSubnetGroupName="data-redis", Port=6379)["ReplicationGroup"]
+    assert made["Status"] == "creating"
+    wait_for(lambda: ec.describe_replication_groups(ReplicationGroupId="data-rg")["ReplicationGroups"][0]["Status"]
+             == "available", 60, "replication group available")
+    ng = ec.describe_replication_groups(ReplicationGroupId="data-rg")["ReplicationGroups"][0]["NodeGroups"][0]
+    primary = resolve(run_aws, ng["PrimaryEndpoint"]["Address"])
+    reader = resolve(run_aws, ng["ReaderEndpoint"]["Address"])
+    assert primary.startswith("127.40.1.") and reader.startswith("127.40.2.") and primary != reader
+    ca = os.path.join(run_aws["LOCAL_AWS_RUNTIME_DIR"], "elasticache", "ca", "ca.pem")
+    assert redis_call(primary, 6379, f"AUTH {token}", "PING", "SET k v", tls_ca=ca) == ["+OK", "+PONG", "+OK"]
+    assert redis_call(primary, 6379, "PING", tls_ca=ca)[0].startswith("-NOAUTH")
+    assert redis_call(primary, 6379, "AUTH wrong-token", tls_ca=ca)[0].startswith("-WRONGPASS")
+    # the replica replicates the primary (over TLS)
+    wait_for(lambda: redis_call(reader, 6379, f"AUTH {token}", "GET k", tls_ca=ca)[1] == "v\r\n", 20, "replicated")
+    assert "role:slave" in redis_call(reader, 6379, f"AUTH {token}", "INFO replication", tls_ca=ca)[1]
+    # TLS only: a plain-text client gets no answer
+    with socket.create_connection((primary, 6379), timeout=2) as s:
+        s.sendall(b"PING\r\n")
+        s.settimeout(2)
+        try:
+            got = s.recv(64)
+        except OSError:
+            got = b""
+        assert b"PONG" not in got
+    pids = listener_pids(primary, 6379) | listener_pids(reader, 6379)
+    assert len(pids) == 2
+    ec.delete_replication_group(ReplicationGroupId="data-rg")
+    wait_for(lambda: not ec.describe_replication_groups()["ReplicationGroups"], 30, "group gone")
+    assert not any(os.path.exists(f"/proc/{p}") for p in pids)
+    assert not listener_pids(primary, 6379) and not listener_pids(reader, 6379)
+    with pytest.raises(AssertionError):
+        resolve(run_aws, ng["PrimaryEndpoint"]["Address"])
+
+
+def test_efs_file_system_mount_targets_and_access_point_root(run_aws, vpc):
+    efs = run_aws.client("efs")
+    _, subnets = vpc
+    fs_id = efs.create_file_system(CreationToken="data-efs")["FileSystemId"]
+    fs_dir = os.path.join(run_aws["LOCAL_AWS_RUNTIME_DIR"], "efs", fs_id)
+    assert os.path.isdir(fs_dir)
+    mt = efs.create_mount_target(FileSystemId=fs_id, SubnetId=subnets[0])
+    described = efs.describe_mount_targets(FileSystemId=fs_id)["MountTargets"][0]
+    assert described["IpAddress"] == mt["IpAddress"]
+    assert ipaddress.IPv4Address(mt["IpAddress"]) in ipaddress.IPv4Network("10.40.1.0/24")
+    assert resolve(run_aws, f"{fs_id}.efs.us-east-1.amazonaws.com") == twin(mt["IpAddress"])
+    ap = efs.create_access_point(FileSystemId=fs_id, PosixUser={"Uid": 50000, "Gid": 0},
+                                 RootDirectory={"Path": "/fairflow/dags",
+                                                "CreationInfo": {"OwnerUid": 50000, "OwnerGid": 0,
+                                                                 "Permissions": "750"}})
+    root = os.path.join(fs_dir, "fairflow", "dags")
+    st = os.stat(root)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (50000, 0, 0o750)
+    efs.delete_access_point(AccessPointId=ap["AccessPointId"])
+    efs.delete_mount_target(MountTargetId=mt["MountTargetId"])
+    with pytest.raises(AssertionError):
+        resolve(run_aws, f"{fs_id}.efs.us-east-1.amazonaws.com")
+    efs.delete_file_system(FileSystemId=fs_id)
+    assert not os.path.exists(fs_dir)
