@@ -1,4 +1,154 @@
-"""(not written yet: see DESIGN.md)"""
+"""The ECS container credentials endpoint: task role credentials served to a task's processes.
+
+On ECS the agent serves http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI. Here one small HTTP
+server listens on 127.0.0.1:PORT (a free port) and every task gets
+  AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:PORT/v2/credentials/<random id>
+  AWS_CONTAINER_AUTHORIZATION_TOKEN=<random token>     (sent back as the Authorization header)
+which every AWS SDK honours. Each GET returns temporary credentials of the task role, made by moto's STS
+AssumeRole (session name = the task id, as ECS does), so moto's IAM authorization evaluates the role's
+policies for every call the task makes. Credentials are cached until 15 minutes before they expire.
+
+Also here: `can_read_secret(role_arn, secret_arn)` evaluates an execution role's policies (moto's IAM
+policy evaluation) for secretsmanager:GetSecretValue, as ECS does before it injects `secrets`.
+"""
+import datetime
+import json
+import secrets as _secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import core
+
+DURATION = 6 * 3600
+_lock = threading.Lock()
+_server = None
+_entries = {}      # id -> dict(role_arn, token, account, region, session, cached)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):  # quiet
+        pass
+
+    def _send(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802
+        parts = self.path.split("?")[0].rstrip("/").split("/")
+        cid = parts[-1] if len(parts) >= 4 and parts[1] == "v2" and parts[2] == "credentials" else None
+        with _lock:
+            entry = _entries.get(cid)
+        if entry is None:
+            return self._send(404, {"code": "NotFound", "message": "Credentials for the task were not found"})
+        if self.headers.get("Authorization") != entry["token"]:
+            return self._send(401, {"code": "AccessDenied", "message": "Invalid authorization token"})
+        try:
+            return self._send(200, _credentials(entry))
+        except Exception as e:  # noqa: BLE001
+            core.log(f"credentials for {entry['role_arn']} failed: {e}")
+            return self._send(500, {"code": "InternalServerError", "message": str(e)})
+
+
+def _credentials(entry):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cached = entry.get("cached")
+    if cached and cached["_exp"] - now > datetime.timedelta(minutes=15):
+        return {k: v for k, v in cached.items() if not k.startswith("_")}
+    from moto.core.utils import get_partition
+    from moto.sts.models import sts_backends
+    with core.LOCK:
+        backend = sts_backends[entry["account"]][get_partition(entry["region"])]
+        role = backend.assume_role(region_name=entry["region"], role_session_name=entry["session"],
+                                   role_arn=entry["role_arn"], policy=None, duration=DURATION, external_id=None)
+        exp = role.expiration
+        if exp.tzinfo is None:
+            exp = exp.replace(tzinfo=datetime.timezone.utc)
+        out = {"AccessKeyId": role.access_key_id, "SecretAccessKey": role.secret_access_key,
+               "Token": role.session_token, "RoleArn": entry["role_arn"],
+               "Expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ"), "_exp": exp}
+    entry["cached"] = out
+    return {k: v for k, v in out.items() if not k.startswith("_")}
+
+
+def _ensure_server():
+    global _server
+    with _lock:
+        if _server is not None:
+            return _server
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        srv.daemon_threads = True
+        threading.Thread(target=srv.serve_forever, name="ecs-credentials", daemon=True).start()
+        _server = srv
+        core.log(f"container credentials endpoint on 127.0.0.1:{srv.server_address[1]}")
+
+        def stop():
+            srv.shutdown()
+            srv.server_close()
+        core.on_shutdown(stop)
+        return srv
+
+
+def register(task_arn, role_arn, account, region, session):
+    """Environment variables that give a task's containers its role's credentials (empty without a role)."""
+    if not role_arn:
+        return {}
+    srv = _ensure_server()
+    cid = _secrets.token_hex(16)
+    token = _secrets.token_urlsafe(24)
+    with _lock:
+        _entries[cid] = {"role_arn": role_arn, "token": token, "account": account, "region": region,
+                         "session": session, "task_arn": task_arn}
+    return {"AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://127.0.0.1:{srv.server_address[1]}/v2/credentials/{cid}",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": token}
+
+
+def unregister(task_arn):
+    with _lock:
+        for cid in [c for c, e in _entries.items() if e["task_arn"] == task_arn]:
+            del _entries[cid]
+
+
+def _role_policies(iam, role_name):
+    """The role's policy documents (inline and attached) as JSON strings/objects moto's IAMPolicy takes."""
+    docs = []
+    for name in iam.list_role_policies(role_name):
+        _, doc = iam.get_role_policy(role_name, name)
+        docs.append(doc)
+    attached, _ = iam.list_attached_role_policies(role_name)
+    docs += attached
+    return docs
+
+
+def can_read_secret(role_arn, account, region, secret_arn):
+    """(allowed, denial text) for secretsmanager:GetSecretValue by role_arn on secret_arn. Caller holds LOCK.
+    A role that does not exist in IAM is treated as allowed (moto's CloudFormation may not create IAM
+    roles the way AWS does); a role that exists is evaluated by moto's policy evaluation."""
+    from moto.core.utils import get_partition
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.iam.models import iam_backends
+    iam = iam_backends[account][get_partition(region)]
+    role_name = role_arn.split("/")[-1]
+    try:
+        iam.get_role(role_name)
+    except Exception:  # noqa: BLE001 - no such role
+        return True, None
+    permitted = False
+    for doc in _role_policies(iam, role_name):
+        r = IAMPolicy(doc).is_action_permitted("secretsmanager:GetSecretValue", secret_arn)
+        if r == PermissionResult.DENIED:
+            permitted = False
+            break
+        if r == PermissionResult.PERMITTED:
+            permitted = True
+    if permitted:
+        return True, None
+    return False, None
 
 
 def apply():

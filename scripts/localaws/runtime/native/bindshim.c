@@ -1,0 +1,66 @@
+/* fairflow's bind shim (LD_PRELOAD): a task's processes listen on the task's own loopback address.
+ *
+ * On ECS (awsvpc) every task has its own network namespace, so two tasks can both listen on 0.0.0.0:8080.
+ * Here every task shares the host's, but each has its own address in 127.0.0.0/8 (the twin of its private
+ * IP). This shim rewrites bind():
+ *   AF_INET  0.0.0.0 or 127.0.0.1          -> FAIRFLOW_TASK_ADDR (e.g. 127.0.2.37)
+ *   AF_INET6 :: or ::1 or ::ffff:127.0.0.1 -> ::ffff:FAIRFLOW_TASK_ADDR (IPV6_V6ONLY cleared first; if
+ *                                             that fails the bind fails with EADDRNOTAVAIL)
+ * Any other address is left as it is. Without FAIRFLOW_TASK_ADDR the shim does nothing.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+typedef int (*bind_fn)(int, const struct sockaddr *, socklen_t);
+
+static struct in_addr task_addr;
+static int have_addr = -1;
+
+static int load_addr(void) {
+    if (have_addr < 0) {
+        const char *s = getenv("FAIRFLOW_TASK_ADDR");
+        have_addr = (s && inet_pton(AF_INET, s, &task_addr) == 1) ? 1 : 0;
+    }
+    return have_addr;
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+    static bind_fn real = 0;
+    if (!real)
+        real = (bind_fn)dlsym(RTLD_NEXT, "bind");
+    if (!addr || !load_addr())
+        return real(fd, addr, len);
+    if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+        if (in->sin_addr.s_addr == htonl(INADDR_ANY) || in->sin_addr.s_addr == htonl(INADDR_LOOPBACK)) {
+            struct sockaddr_in copy = *in;
+            copy.sin_addr = task_addr;
+            return real(fd, (const struct sockaddr *)&copy, sizeof copy);
+        }
+    } else if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+        static const unsigned char mapped_lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+            memcmp(&in6->sin6_addr, mapped_lo, 16) == 0) {
+            struct sockaddr_in6 copy = *in6;
+            int off = 0;
+            if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) != 0) {
+                errno = EADDRNOTAVAIL;
+                return -1;
+            }
+            memset(&copy.sin6_addr, 0, sizeof copy.sin6_addr);
+            copy.sin6_addr.s6_addr[10] = 0xff;
+            copy.sin6_addr.s6_addr[11] = 0xff;
+            memcpy(&copy.sin6_addr.s6_addr[12], &task_addr, 4);
+            copy.sin6_scope_id = 0;
+            return real(fd, (const struct sockaddr *)&copy, sizeof copy);
+        }
+    }
+    return real(fd, addr, len);
+}
