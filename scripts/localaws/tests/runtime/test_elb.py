@@ -90,9 +90,9 @@ def stack(aws):
     lb = elb.create_load_balancer(Name="web", Subnets=[s1, s2], SecurityGroups=[allow], Scheme="internet-facing",
                                   Type="application")["LoadBalancers"][0]
 
-    def tg(name, **kw):
+    def tg(name, path="/health", **kw):
         arn = elb.create_target_group(Name=name, Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip",
-                                      HealthCheckPath="/health", HealthCheckIntervalSeconds=5,
+                                      HealthCheckPath=path, HealthCheckIntervalSeconds=5,
                                       HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
                                       UnhealthyThresholdCount=2, Matcher={"HttpCode": "200-399"},
                                       **kw)["TargetGroups"][0]["TargetGroupArn"]
@@ -218,6 +218,14 @@ def test_listener_rules_route_by_path_and_answer_fixed_and_redirect(aws, stack):
     assert (code, body, headers["Content-Type"]) == (418, b"short and stout", "text/plain")
     code, headers, _ = get(aws, stack, "/old?q=1")
     assert code == 302 and headers["Location"] == f"https://{stack['lb']['DNSName']}/new?q=1"
+    # host-header and a weighted forward (all weight on flower)
+    elb.create_rule(ListenerArn=stack["listener"], Priority=40,
+                    Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["flower.*"]}}],
+                    Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                        {"TargetGroupArn": stack["ui"], "Weight": 0}, {"TargetGroupArn": flower, "Weight": 5}]}}])
+    for _ in range(4):
+        code, _, body = get(aws, stack, "/any", headers={"Host": "Flower.example.com"})
+        assert code == 200 and json.loads(body)["backend"] == "b"
     stack["flower"] = flower
 
 
@@ -261,6 +269,27 @@ def test_alb_errors_no_targets_503_refused_502_slow_504(aws, stack):
     assert th["Reason"] == "Target.FailedHealthChecks"
 
 
+def test_health_check_timeout_and_api_stays_responsive(aws, stack):
+    """A check that hangs (the target sleeps 3 s, the timeout is 2 s) makes the target unhealthy with
+    Target.Timeout, and the API answers at once meanwhile: no check holds moto's lock."""
+    elb = aws.client("elbv2")
+    sleepy = stack["tg"]("sleepy", path="/slow")
+    elb.create_rule(ListenerArn=stack["listener"], Priority=50,
+                    Conditions=[{"Field": "path-pattern", "Values": ["/sleepy/*"]}],
+                    Actions=[{"Type": "forward", "TargetGroupArn": sleepy}])
+    elb.register_targets(TargetGroupArn=sleepy, Targets=[{"Id": "10.213.1.200", "Port": 8080}])
+    time.sleep(1)
+    slowest = 0
+    for _ in range(5):
+        t0 = time.time()
+        health_of(aws, sleepy)
+        slowest = max(slowest, time.time() - t0)
+        time.sleep(0.2)
+    assert slowest < 1.0, f"DescribeTargetHealth took {slowest:.2f} s while a health check was hanging"
+    th, _ = wait_state(aws, sleepy, "10.213.1.200", "unhealthy", timeout=15)
+    assert (th["Reason"], th["Description"]) == ("Target.Timeout", "Request timed out")
+
+
 def test_security_group_that_excludes_the_client_drops_it(aws, stack):
     elb = aws.client("elbv2")
     lb = stack["lb"]["LoadBalancerArn"]
@@ -271,6 +300,34 @@ def test_security_group_that_excludes_the_client_drops_it(aws, stack):
     finally:
         elb.set_security_groups(LoadBalancerArn=lb, SecurityGroups=[stack["allow"]])
     assert get(aws, stack, "/hello")[0] == 200
+
+
+def test_https_listener_with_a_self_signed_certificate(aws, stack):
+    import ssl
+    ec2, elb, acm = aws.client("ec2"), aws.client("elbv2"), aws.client("acm")
+    ec2.authorize_security_group_ingress(GroupId=stack["allow"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "203.0.113.0/24"}]}])
+    cert = acm.request_certificate(DomainName="web.example.com")["CertificateArn"]
+    listener = elb.create_listener(LoadBalancerArn=stack["lb"]["LoadBalancerArn"], Protocol="HTTPS", Port=443,
+                                   Certificates=[{"CertificateArn": cert}],
+                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": stack["ui"]}])
+    dns = stack["lb"]["DNSName"]
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    conn = http.client.HTTPSConnection(resolve(aws, dns), 443, timeout=10, context=ctx)
+    try:
+        conn.request("GET", "/secure", headers={"Host": dns})
+        r = conn.getresponse()
+        got = json.loads(r.read())
+        assert r.status == 200 and got["backend"] == "a"
+        h = {k.lower(): v for k, v in got["headers"].items()}
+        assert (h["x-forwarded-proto"], h["x-forwarded-port"]) == ("https", "443")
+        assert dns in conn.sock.getpeercert(binary_form=True).decode("latin-1")
+    finally:
+        conn.close()
+    elb.delete_listener(ListenerArn=listener["Listeners"][0]["ListenerArn"])
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((resolve(aws, dns), 443), timeout=3)
 
 
 def test_target_group_without_load_balancer_is_unused(aws, stack):
