@@ -60,11 +60,24 @@ extension StackBuilder {
 
     // MARK: bastion
 
+    static let bastionUserData = """
+    #!/bin/bash
+    set -euxo pipefail
+    dnf install -y amazon-efs-utils mariadb105
+    """ + "\n"
+
     func bastion() {
         guard o.bastion else { return }
         add("BastionRole", "AWS::IAM::Role", [
             ("AssumeRolePolicyDocument", trust("ec2.amazonaws.com")),
             ("ManagedPolicyArns", [CFN.sub("arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore")]),
+            // `db check --via ssm` reads the database credentials on the bastion itself, so they never
+            // travel in a command's parameters (SSM keeps those in its history).
+            ("Policies", [policy("bastion", [
+                ["Sid": "DatabaseSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": CFN.ref("DbSecret")],
+                ["Sid": "DecryptDatabaseSecret", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": CFN.getAtt("StackKey", "Arn"),
+                 "Condition": ["StringEquals": ["kms:ViaService": CFN.sub("secretsmanager.${AWS::Region}.amazonaws.com")]]],
+            ])]),
             ("Tags", tags("bastion")),
         ])
         add("BastionInstanceProfile", "AWS::IAM::InstanceProfile", [("Roles", [CFN.ref("BastionRole")])])
@@ -76,6 +89,9 @@ extension StackBuilder {
             ("MetadataOptions", ["HttpTokens": "required", "HttpEndpoint": "enabled"]),
             ("Monitoring", true), ("EbsOptimized", true),
             ("BlockDeviceMappings", [["DeviceName": "/dev/xvda", "Ebs": ["VolumeSize": 8, "VolumeType": "gp3", "Encrypted": true]]]),
+            // What `efs ls` and `db check --via ssm` use there: the EFS mount helper and a MySQL client
+            // (Amazon Linux 2023 ships the aws CLI but neither of these).
+            ("UserData", ["Fn::Base64": .string(Self.bastionUserData)]),
             ("Tags", tags("bastion")),
         ], dependsOn: ["PrivateDefaultRoute1"])
     }

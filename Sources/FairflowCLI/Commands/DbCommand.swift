@@ -71,8 +71,8 @@ struct DbCheckCommand: AsyncParsableCommand {
     @OptionGroup var globals: GlobalOptions
     @OptionGroup var ssh: SSHOptions
     @OptionGroup var db: DatabaseOptions
-    @Option(help: "How to reach the database (ssh).")
-    var via: String = "ssh"
+    @Option(help: "How to reach the database: ssm (the bastion's mysql client through Run Command) or ssh (a tunnel). Default: ssm for the stack's bastion, ssh with --bastion-host or --db-host.")
+    var via: String?
     @Option(help: ArgumentHelp("The deployed Airflow version (else the stack's).", valueName: "version"))
     var airflowVersion: String?
     @Option(help: ArgumentHelp("Seconds after which a queued task instance counts as stuck.", valueName: "seconds"))

@@ -41,6 +41,9 @@ public struct MetadataDatabaseTarget: Sendable {
     /// From RDS DescribeDBInstances / DescribePendingMaintenanceActions; nil when not asked (local targets).
     public var multiAZ: Bool?
     public var pendingMaintenance: [String]?
+    /// The Secrets Manager secret the credentials came from (nil for local targets): `db check --via ssm`
+    /// has the bastion read it itself.
+    public var secretArn: String?
 
     public init(host: String, port: Int, database: String, user: String, password: String, requireTLS: Bool = false,
                 multiAZ: Bool? = nil, pendingMaintenance: [String]? = nil) {

@@ -61,7 +61,9 @@ public enum DbCheck: FairflowOperation {
     public struct Input: Codable, Sendable {
         public var ssh = SSHTargetInput()
         public var db = DatabaseInput()
-        public var via: String = "ssh"
+        /// ssh (a tunnel, MariaDB Connector/C here) or ssm (the bastion's mysql client through Run Command);
+        /// nil: ssm for the stack's own bastion and database, ssh when --bastion-host or --db-host is given.
+        public var via: String?
         /// The deployed Airflow version; nil: from the stack.
         public var airflowVersion: String?
         public var stuckQueuedAfter: Int = 1800
@@ -104,14 +106,28 @@ public enum DbCheck: FairflowOperation {
         var p: [PlannedAction] = []
         if input.ssh.bastionHost == nil { p.append(PlannedAction("EC2 DescribeInstances", detail: "find the stack's bastion")) }
         if input.db.dbHost == nil { p.append(PlannedAction("SecretsManager GetSecretValue", detail: "the RDS credentials, in memory only")) }
-        p.append(PlannedAction("SSH direct-tcpip", detail: "tunnel to the database through the bastion"))
+        if transport(input) == "ssm" {
+            p.append(PlannedAction("SSM SendCommand AWS-RunShellScript", detail: "the bastion reads the RDS secret and runs the queries with its mysql client"))
+            p.append(PlannedAction("SSM GetCommandInvocation", detail: "poll until done"))
+        } else {
+            p.append(PlannedAction("SSH direct-tcpip", detail: "tunnel to the database through the bastion"))
+        }
         p.append(PlannedAction("MySQL read-only queries", detail: "version, schema, alembic_version, counts, task_instance, job, status"))
         return p
     }
 
+    static func transport(_ input: Input) -> String {
+        input.via ?? (input.ssh.bastionHost == nil && input.db.dbHost == nil ? "ssm" : "ssh")
+    }
+
     public static func run(_ input: Input, context: Context) async throws -> Output {
-        guard input.via == "ssh" else {
-            throw FairflowError.usage("db check --via \(input.via)", why: "only ssh is supported", fix: "use --via ssh")
+        let via = transport(input)
+        guard via == "ssh" || via == "ssm" else {
+            throw FairflowError.usage("db check --via \(via)", why: "unknown transport", fix: "use --via ssm or --via ssh")
+        }
+        if via == "ssm" && input.db.dbHost != nil {
+            throw FairflowError.usage("db check --via ssm reads the stack's database secret on the bastion",
+                                      why: "--db-host names another database", fix: "use --via ssh with --db-host")
         }
         let started = Date()
         let version: String
@@ -120,20 +136,26 @@ public enum DbCheck: FairflowOperation {
         } else {
             throw FairflowError.usage("db check: which Airflow version?", why: "--db-host was given, so the stack is not read", fix: "add --airflow-version 3.3.2")
         }
-        let tunnel = try await DatabaseThroughBastion(ssh: input.ssh, db: input.db, context: context, what: "db check")
-        defer { tunnel.close() }
+        let options = AirflowDBCheckOptions(
+            airflowVersion: version, stuckQueuedAfter: input.stuckQueuedAfter, stuckRunningAfter: input.stuckRunningAfter,
+            schedulerHeartbeatMaxAge: input.schedulerHeartbeatMaxAge)
         var checks: [DBCheckResult]
-        do {
-            let db = try tunnel.connect()
-            checks = AirflowDBChecks.run(on: db, options: AirflowDBCheckOptions(
-                airflowVersion: version, stuckQueuedAfter: input.stuckQueuedAfter, stuckRunningAfter: input.stuckRunningAfter,
-                schedulerHeartbeatMaxAge: input.schedulerHeartbeatMaxAge))
+        let target: MetadataDatabaseTarget
+        if via == "ssm" {
+            (target, checks) = try await DatabaseThroughSSM.run(context: context, timeoutSeconds: 120) {
+                AirflowDBChecks.run(on: $0, options: options)
+            }
+        } else {
+            let tunnel = try await DatabaseThroughBastion(ssh: input.ssh, db: input.db, context: context, what: "db check")
+            defer { tunnel.close() }
+            target = tunnel.target
+            checks = AirflowDBChecks.run(on: try tunnel.connect(), options: options)
         }
-        if let multiAZ = tunnel.target.multiAZ {
+        if let multiAZ = target.multiAZ {
             checks.append(DBCheckResult(name: "multi-az", status: multiAZ ? .pass : .warn,
                                         detail: multiAZ ? "Multi-AZ" : "single-AZ: a zone outage stops Airflow — enable Multi-AZ for production"))
         }
-        if let pending = tunnel.target.pendingMaintenance {
+        if let pending = target.pendingMaintenance {
             checks.append(DBCheckResult(name: "pending-maintenance", status: pending.isEmpty ? .pass : .warn,
                                         detail: pending.isEmpty ? "none" : pending.joined(separator: "; ")))
         }

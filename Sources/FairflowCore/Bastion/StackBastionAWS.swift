@@ -39,6 +39,7 @@ public struct StackBastionAWS: BastionAWS {
         let port = (json["port"] as? Int) ?? Int(s.outputs[StackOutputs.mySqlPort] ?? "") ?? 3306
         var target = MetadataDatabaseTarget(host: host, port: port, database: (json["dbname"] as? String) ?? "airflow",
                                             user: user, password: password, requireTLS: false)
+        target.secretArn = secretArn
         let dbId = try await CloudFormation(try aws).resources(stack).first { $0.resourceType == "AWS::RDS::DBInstance" }?.physicalId
         if let id = dbId, let db = try await RDS(try aws).instance(id) {
             target.multiAZ = db.multiAZ
@@ -70,7 +71,7 @@ public struct StackBastionAWS: BastionAWS {
             let r = try await aws.send(.json(.ssm, "SendCommand", [
                 "DocumentName": "AWS-RunShellScript", "InstanceIds": [instance.instanceId],
                 "Parameters": ["commands": [script], "executionTimeout": [String(timeoutSeconds)]],
-                "TimeoutSeconds": max(30, timeoutSeconds), "Comment": "fairflow efs ls",
+                "TimeoutSeconds": max(30, timeoutSeconds), "Comment": "fairflow (bastion)",
             ]))
             guard let id = (r.json["Command"] as? [String: Any])?["CommandId"] as? String else {
                 throw FairflowError("SSM SendCommand gave no command id", why: "unexpected answer", fix: "retry; check the SSM service's health")
