@@ -60,7 +60,7 @@ def _credentials(entry):
     cached = entry.get("cached")
     if cached and cached["_exp"] - now > datetime.timedelta(minutes=15):
         return {k: v for k, v in cached.items() if not k.startswith("_")}
-    from moto.core.utils import get_partition
+    from moto.utilities.utils import get_partition
     from moto.sts.models import sts_backends
     with core.LOCK:
         backend = sts_backends[entry["account"]][get_partition(entry["region"])]
@@ -129,7 +129,7 @@ def can_read_secret(role_arn, account, region, secret_arn):
     """(allowed, denial text) for secretsmanager:GetSecretValue by role_arn on secret_arn. Caller holds LOCK.
     A role that does not exist in IAM is treated as allowed (moto's CloudFormation may not create IAM
     roles the way AWS does); a role that exists is evaluated by moto's policy evaluation."""
-    from moto.core.utils import get_partition
+    from moto.utilities.utils import get_partition
     from moto.iam.access_control import IAMPolicy, PermissionResult
     from moto.iam.models import iam_backends
     iam = iam_backends[account][get_partition(region)]
