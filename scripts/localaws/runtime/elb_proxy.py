@@ -257,9 +257,13 @@ class Handler(BaseHTTPRequestHandler):
     def _tunnel(self, resp, conn):
         """After 101 Switching Protocols (WebSocket): bytes both ways until either side closes."""
         up = conn.sock
-        buffered = resp.fp.peek() if hasattr(resp.fp, "peek") else b""
+        up.settimeout(0.0)          # whatever the target sent after its 101 and http.client buffered
+        try:
+            buffered = resp.fp.read1(65536) or b""
+        except (BlockingIOError, OSError, ValueError):
+            buffered = b""
         if buffered:
-            self.wfile.write(resp.fp.read1(len(buffered)))
+            self.wfile.write(buffered)
             self.wfile.flush()
         self.close_connection = True
         client = self.connection
