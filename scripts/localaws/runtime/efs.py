@@ -11,6 +11,7 @@
   rootDirectory. A missing file system, mount target, access point or directory raises ValueError with the
   text ECS puts in stoppedReason.
 """
+import functools
 import os
 import posixpath
 import shutil
@@ -98,6 +99,7 @@ def apply():
     orig_create_mt, orig_delete_mt = B.create_mount_target, B.delete_mount_target
     orig_create_ap = B.create_access_point
 
+    @functools.wraps(orig_create_fs)
     def create_file_system(self, *a, **kw):
         fs = orig_create_fs(self, *a, **kw)
         d = fs_dir(fs.file_system_id)
@@ -105,11 +107,13 @@ def apply():
         os.chmod(d, 0o755)
         return fs
 
+    @functools.wraps(orig_delete_fs)
     def delete_file_system(self, file_system_id):
         out = orig_delete_fs(self, file_system_id)
         shutil.rmtree(fs_dir(file_system_id), ignore_errors=True)
         return out
 
+    @functools.wraps(orig_create_mt)
     def create_mount_target(self, file_system_id, subnet_id, ip_address=None, security_groups=None):
         allocated = None
         if ip_address is None and file_system_id in self.file_systems_by_id:
@@ -127,6 +131,7 @@ def apply():
         net.HOSTS.add(dns_name(file_system_id, self.region_name), mt.ip_address)
         return mt
 
+    @functools.wraps(orig_delete_mt)
     def delete_mount_target(self, mount_target_id):
         mt = self.mount_targets_by_id.get(mount_target_id)
         out = orig_delete_mt(self, mount_target_id)
@@ -135,6 +140,7 @@ def apply():
             net.release(mt.ip_address)
         return out
 
+    @functools.wraps(orig_create_ap)
     def create_access_point(self, client_token, tags, file_system_id, posix_user, root_directory):
         if file_system_id not in self.file_systems_by_id:
             from moto.efs.exceptions import FileSystemNotFound

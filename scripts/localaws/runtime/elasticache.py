@@ -24,6 +24,7 @@ Replicas run with `--replicaof` the primary. Data under `core.path("elasticache"
   rds.wait_available (returns the primary (address, port); raises CacheNotAvailable(reason)); call it
   without holding core.LOCK.
 """
+import functools
 import os
 import shutil
 import socket
@@ -88,10 +89,11 @@ def ca_bundle_path() -> str:
 def _openssl(args):
     r = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     if r.returncode != 0:
-        raise RuntimeError(f"openssl {args[0]} failed: {r.stderr.strip()[-300:]}")
+        lines = [x for x in r.stderr.splitlines() if x.strip() and not set(x.strip()) <= set("-+.*")]
+        raise RuntimeError(f"openssl {args[0]} failed: {' '.join(lines)[-300:]}")
 
 
-def _server_cert(d, names, ips):
+def _server_cert(d, cn, names, ips):
     ca = ca_path()
     cad = os.path.dirname(ca)
     key, csr, crt, ext = (os.path.join(d, n) for n in ("server.key", "server.csr", "server.pem", "ext.cnf"))
@@ -100,7 +102,7 @@ def _server_cert(d, names, ips):
         f.write(f"subjectAltName={alt}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,"
                 "keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n")
     _openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-              "-out", csr, "-subj", f"/CN={names[0] if names else 'redis'}"])
+              "-out", csr, "-subj", f"/CN={cn[:64]}"])
     with _ca_lock:
         _openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", os.path.join(cad, "ca.key"),
                   "-CAcreateserial", "-CAserial", os.path.join(cad, "ca.srl"), "-out", crt, "-days", "825",
@@ -218,7 +220,7 @@ class Group:
                 names = sorted({n for _, _, _, ns in self.layout for n in ns})
                 d = core.path("elasticache", self.id, "tls")
                 os.makedirs(d, exist_ok=True)
-                self.cert, self.key_file = _server_cert(d, names, [n.loopback for n in self.nodes] +
+                self.cert, self.key_file = _server_cert(d, self.id, names, [n.loopback for n in self.nodes] +
                                                         [n.private_ip for n in self.nodes])
             primary = None
             for n in self.nodes:
@@ -380,6 +382,7 @@ def apply():
     o_rg, o_del_rg = B.create_replication_group, B.delete_replication_group
     o_cc, o_del_cc = B.create_cache_cluster, B.delete_cache_cluster
 
+    @functools.wraps(o_rg)
     def create_replication_group(self, replication_group_id, *a, **kw):
         import inspect
         bound = inspect.signature(o_rg).bind(self, replication_group_id, *a, **kw).arguments
@@ -393,6 +396,7 @@ def apply():
                    layout=_rg_layout(rg), subnets=_subnets(self, bound.get("cache_subnet_group_name")))
         return rg
 
+    @functools.wraps(o_del_rg)
     def delete_replication_group(self, replication_group_id, retain_primary_cluster=None):
         rg = o_del_rg(self, replication_group_id, retain_primary_cluster)
         with _mu:
@@ -402,6 +406,7 @@ def apply():
             threading.Thread(target=g.delete, args=(True,), daemon=True).start()
         return rg
 
+    @functools.wraps(o_cc)
     def create_cache_cluster(self, cache_cluster_id, replication_group_id, *a, **kw):
         import inspect
         bound = inspect.signature(o_cc).bind(self, cache_cluster_id, replication_group_id, *a, **kw).arguments
@@ -415,6 +420,7 @@ def apply():
             core.log(f"elasticache {cache_cluster_id}: engine {cc.engine} is not run (redis only)")
         return cc
 
+    @functools.wraps(o_del_cc)
     def delete_cache_cluster(self, cache_cluster_id):
         cc = o_del_cc(self, cache_cluster_id)
         with _mu:

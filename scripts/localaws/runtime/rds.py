@@ -31,6 +31,7 @@ mysql_native_password, which MySQL 8.4 clients still speak), MariaDB's SQL diale
 (10.11), no IAM database authentication, no TLS on the endpoint, the master user has ALL PRIVILEGES
 (RDS withholds SUPER and a few more).
 """
+import functools
 import json
 import os
 import queue
@@ -414,6 +415,7 @@ def apply():
                                     "create_db_snapshot", "delete_db_snapshot",
                                     "restore_db_instance_from_db_snapshot")}
 
+    @functools.wraps(o["create_db_instance"])
     def create_db_instance(self, db_kwargs):
         restore = getattr(_restore_from, "snap", None)
         _restore_from.snap = None
@@ -427,6 +429,7 @@ def apply():
                     _queue_snapshot(srv, s, key)
         return db
 
+    @functools.wraps(o["restore_db_instance_from_db_snapshot"])
     def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
         sid = from_snapshot_id.split(":")[-1] if from_snapshot_id.startswith("arn:") else from_snapshot_id
         with _mu:
@@ -437,6 +440,7 @@ def apply():
         finally:
             _restore_from.snap = None
 
+    @functools.wraps(o["create_db_snapshot"])
     def create_db_snapshot(self, db_instance_identifier, db_snapshot_identifier, snapshot_type="manual",
                            tags=None, original_created_at=None, kms_key_id=None):
         srv = _server_for(self.account_id, self.region_name, db_instance_identifier)
@@ -451,6 +455,7 @@ def apply():
             _queue_snapshot(srv, s, (self.account_id, self.region_name, s.db_snapshot_identifier))
         return s
 
+    @functools.wraps(o["delete_db_snapshot"])
     def delete_db_snapshot(self, db_snapshot_identifier):
         s = o["delete_db_snapshot"](self, db_snapshot_identifier)
         with _mu:
@@ -461,6 +466,7 @@ def apply():
                 shutil.rmtree(snap.dir, ignore_errors=True)
         return s
 
+    @functools.wraps(o["delete_db_instance"])
     def delete_db_instance(self, db_instance_identifier, final_db_snapshot_identifier=None,
                            skip_final_snapshot=False, delete_automated_backups=True, **_):
         srv = _server_for(self.account_id, self.region_name, db_instance_identifier)
@@ -472,6 +478,7 @@ def apply():
             srv.ops.put(("delete", None))
         return db
 
+    @functools.wraps(o["stop_db_instance"])
     def stop_db_instance(self, db_instance_identifier, db_snapshot_identifier=None):
         db = o["stop_db_instance"](self, db_instance_identifier, db_snapshot_identifier)
         srv = _server_for(self.account_id, self.region_name, db_instance_identifier)
@@ -480,6 +487,7 @@ def apply():
             srv.ops.put(("stop", None))
         return db
 
+    @functools.wraps(o["start_db_instance"])
     def start_db_instance(self, db_instance_identifier):
         db = o["start_db_instance"](self, db_instance_identifier)
         srv = _server_for(self.account_id, self.region_name, db_instance_identifier)
@@ -488,6 +496,7 @@ def apply():
             srv.ops.put(("start", None))
         return db
 
+    @functools.wraps(o["reboot_db_instance"])
     def reboot_db_instance(self, db_instance_identifier):
         db = o["reboot_db_instance"](self, db_instance_identifier)
         srv = _server_for(self.account_id, self.region_name, db_instance_identifier)
@@ -497,6 +506,7 @@ def apply():
             srv.ops.put(("reboot", None))
         return db
 
+    @functools.wraps(o["modify_db_instance"])
     def modify_db_instance(self, db_instance_identifier, db_kwargs):
         srv = _server_for(self.account_id, self.region_name, db_instance_identifier)
         new_pw = db_kwargs.get("master_user_password")

@@ -136,8 +136,9 @@ def test_rds_instance_is_a_mariadb_server_with_snapshots_restore_and_delete(run_
             socket.create_connection((a, ep["Port"]), timeout=2).close()
     assert db_status(rds, "data-db1") == "gone"
     final = rds.describe_db_snapshots(DBSnapshotIdentifier="data-final")["DBSnapshots"][0]
-    assert final["Status"] in ("creating", "available")
-    assert not os.listdir(os.path.join(run_aws["LOCAL_AWS_RUNTIME_DIR"], "rds"))   # data directories removed
+    assert final["Status"] == "available"              # taken before the server stopped
+    wait_for(lambda: not os.listdir(os.path.join(run_aws["LOCAL_AWS_RUNTIME_DIR"], "rds")), 10,
+             "data directories removed")
 
 
 def redis_call(ip, port, *cmds, tls_ca=None, timeout=3):
@@ -230,3 +231,74 @@ def test_efs_file_system_mount_targets_and_access_point_root(run_aws, vpc):
         resolve(run_aws, f"{fs_id}.efs.us-east-1.amazonaws.com")
     efs.delete_file_system(FileSystemId=fs_id)
     assert not os.path.exists(fs_dir)
+
+
+def _template():
+    sub = {"Fn::Sub": "{{resolve:secretsmanager:${DbSecret}:SecretString:%s}}"}
+    return {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.41.0.0/16"}},
+            "Subnet1": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.41.1.0/24",
+                                                                   "AvailabilityZone": "us-east-1a"}},
+            "Subnet2": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.41.2.0/24",
+                                                                   "AvailabilityZone": "us-east-1b"}},
+            "DbSecret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"GenerateSecretString": {
+                "SecretStringTemplate": "{\"username\": \"airflow\"}", "GenerateStringKey": "password",
+                "PasswordLength": 32, "ExcludePunctuation": True}}},
+            "DbSubnetGroup": {"Type": "AWS::RDS::DBSubnetGroup", "Properties": {
+                "DBSubnetGroupDescription": "t", "SubnetIds": [{"Ref": "Subnet1"}, {"Ref": "Subnet2"}]}},
+            "Database": {"Type": "AWS::RDS::DBInstance", "Properties": {
+                "Engine": "mysql", "EngineVersion": "8.4.7", "DBInstanceClass": "db.t4g.small", "DBName": "airflow",
+                "Port": "3306", "AllocatedStorage": "20",
+                "MasterUsername": {"Fn::Sub": sub["Fn::Sub"] % "username"},
+                "MasterUserPassword": {"Fn::Sub": sub["Fn::Sub"] % "password"},
+                "DBSubnetGroupName": {"Ref": "DbSubnetGroup"}}},
+            "DbSecretAttachment": {"Type": "AWS::SecretsManager::SecretTargetAttachment", "Properties": {
+                "SecretId": {"Ref": "DbSecret"}, "TargetId": {"Ref": "Database"},
+                "TargetType": "AWS::RDS::DBInstance"}},
+            "RedisSubnetGroup": {"Type": "AWS::ElastiCache::SubnetGroup", "Properties": {
+                "Description": "t", "SubnetIds": [{"Ref": "Subnet1"}, {"Ref": "Subnet2"}]}},
+            "Redis": {"Type": "AWS::ElastiCache::ReplicationGroup", "Properties": {
+                "ReplicationGroupDescription": "broker", "Engine": "redis", "CacheNodeType": "cache.t4g.micro",
+                "NumNodeGroups": 1, "ReplicasPerNodeGroup": 1, "AutomaticFailoverEnabled": True,
+                "TransitEncryptionEnabled": True, "Port": 6379, "CacheSubnetGroupName": {"Ref": "RedisSubnetGroup"}}},
+        },
+        "Outputs": {
+            "DbAddress": {"Value": {"Fn::GetAtt": ["Database", "Endpoint.Address"]}},
+            "RedisAddress": {"Value": {"Fn::GetAtt": ["Redis", "PrimaryEndPoint.Address"]}},
+        },
+    }
+
+
+def test_cloudformation_database_gets_the_generated_secret_and_stack_delete_stops_servers(run_aws):
+    cfn, rds, sm = run_aws.client("cloudformation"), run_aws.client("rds"), run_aws.client("secretsmanager")
+    cfn.create_stack(StackName="data-stack", TemplateBody=json.dumps(_template()))
+    wait_for(lambda: cfn.describe_stacks(StackName="data-stack")["Stacks"][0]["StackStatus"]
+             not in ("CREATE_IN_PROGRESS",), 120, "stack created")
+    stack = cfn.describe_stacks(StackName="data-stack")["Stacks"][0]
+    failed = [(e["LogicalResourceId"], e.get("ResourceStatusReason")) for e in
+              cfn.describe_stack_events(StackName="data-stack")["StackEvents"] if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", failed
+    out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    db_id = cfn.describe_stack_resource(StackName="data-stack", LogicalResourceId="Database")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    db = wait_db(rds, db_id)
+    assert db["Endpoint"]["Address"] == out["DbAddress"]
+    secret_arn = cfn.describe_stack_resource(StackName="data-stack", LogicalResourceId="DbSecret")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    doc = json.loads(sm.get_secret_value(SecretId=secret_arn)["SecretString"])
+    assert len(doc["password"]) == 32 and doc["host"] == out["DbAddress"]
+    ip = resolve(run_aws, doc["host"])
+    r = sql(ip, doc["port"], doc["username"], doc["password"], "SELECT CURRENT_USER()", "airflow")
+    assert r.returncode == 0 and r.stdout.strip() == "airflow@%", r.stderr      # the generated password, for real
+    ca = os.path.join(run_aws["LOCAL_AWS_RUNTIME_DIR"], "elasticache", "ca", "ca.pem")
+    rip = resolve(run_aws, out["RedisAddress"])
+    wait_for(lambda: run_aws.client("elasticache").describe_replication_groups()["ReplicationGroups"][0]["Status"]
+             == "available", 30, "redis available")
+    assert redis_call(rip, 6379, "PING", tls_ca=ca) == ["+PONG"]
+    pids = listener_pids(ip, 3306) | listener_pids(rip, 6379)
+    assert len(pids) == 2
+
+    cfn.delete_stack(StackName="data-stack")
+    wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 30, "servers stopped")
+    assert not listener_pids(ip, 3306) and not listener_pids(rip, 6379)
