@@ -88,10 +88,11 @@ log=$venv.install.log
 if ! env -u PYTHONDONTWRITEBYTECODE "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >"$log" 2>&1 ||
    ! env -u PYTHONDONTWRITEBYTECODE "$venv/bin/pip" install -q --disable-pip-version-check \
        "$package" "celery<5.7" "${seed[@]}" >>"$log" 2>&1; then
-  tail -n 30 "$log" >&2
   if grep -Eq "No matching distribution found for apache-airflow(\[[^]]*\])?==" "$log"; then
-    rm -rf "$venv"; exit 3
+    say "no such version: apache-airflow==$version"
+    rm -rf "$venv" "$log" "$venv.lock"; exit 3
   fi
+  tail -n 30 "$log" | cut -c1-400 >&2
   rm -rf "$venv"; exit 1
 fi
 if [ ! -f "$frozen" ]; then
