@@ -152,6 +152,7 @@ class CRun:
         self.pump = None
         self.stop_timeout = int(cdef.get("stopTimeout") or DEFAULT_STOP_TIMEOUT)
         self.output = []              # last lines (for diagnostics and tests without awslogs)
+        self.start_error = None       # CannotStartContainerError text when its process could not start
 
     @property
     def started(self):
@@ -424,6 +425,7 @@ def _provision(tr):
     os.makedirs(tr.dir, exist_ok=True)
     os.chmod(tr.dir, 0o755)
     tr.hosts_file = net.HOSTS.sandbox_file(os.path.join(tr.dir, "hosts"), tr.private_ip, tr.hostname)
+    net.HOSTS.add(tr.hostname, tr.private_ip)     # the VPC's DNS resolves every ENI's private DNS name
     tr.set_status("PENDING", connectivity="CONNECTED", connectivity_at=_now())
 
 
@@ -586,6 +588,7 @@ def _environment(tr, c):
     shim = sandbox.shim_path()
     env["LD_PRELOAD"] = f"{shim} {env['LD_PRELOAD']}" if env.get("LD_PRELOAD") else shim
     env["FAIRFLOW_TASK_ADDR"] = tr.address
+    env["FAIRFLOW_TASK_PRIVATE_ADDR"] = tr.private_ip
     return env
 
 
@@ -694,6 +697,7 @@ def _start(tr, c):
         reason = f"CannotStartContainerError: Error response from daemon: failed to create task for container: " \
                  f"failed to create shim task: OCI runtime create failed: runc create failed: unable to start " \
                  f"container process: {errors[0]}: unknown"
+        c.start_error = reason
         _mark_exited(tr, c, None, reason)
         return False
     with core.LOCK:
@@ -784,10 +788,13 @@ def _run_containers(tr):
             elif ready:
                 _start(tr, c)
                 progressed = True
-        # essential container exited -> the task stops
+        # essential container exited -> the task stops (one that could not even start: TaskFailedToStart)
         for c in tr.containers:
             if c.exited and c.essential:
-                tr.request_stop("EssentialContainerExited", "Essential container in task exited")
+                if c.proc is not None and c.start_error:
+                    tr.request_stop("TaskFailedToStart", c.start_error)
+                else:
+                    tr.request_stop("EssentialContainerExited", "Essential container in task exited")
                 return
         if all(c.exited for c in tr.containers):
             tr.request_stop("EssentialContainerExited", "Essential container in task exited")
@@ -859,6 +866,7 @@ def _teardown(tr):
         core.kill_cgroup(tr.cg)
     if tr.hosts_file:
         net.HOSTS.drop_sandbox(tr.hosts_file)
+        net.HOSTS.remove(tr.hostname, tr.private_ip)
     if tr.dir:
         shutil.rmtree(tr.dir, ignore_errors=True)
     _release_eni(tr)
@@ -899,23 +907,27 @@ def _health_loop(tr, c):
         argv = ["/bin/sh", "-c", " ".join(cmd)]
     started = time.time()
     failures = 0
+    ever_ok = False
     nsenter = shutil.which("nsenter") or "/usr/bin/nsenter"
     while c.state == "RUNNING" and not _stopping(tr):
-        time.sleep(0 if failures == 0 and time.time() - started < 0.1 else 0)
+        # As Docker: the first check runs one interval after the start, then every interval.
+        end = time.time() + interval
+        while time.time() < end and c.state == "RUNNING" and not _stopping(tr):
+            time.sleep(min(0.25, max(0.0, end - time.time())))
+        if c.state != "RUNNING" or _stopping(tr):
+            return
         ok = _probe(tr, c, nsenter, argv, timeout)
         if c.state != "RUNNING":
             return
         if ok:
             failures = 0
+            ever_ok = True
             _set_health(tr, c, "HEALTHY")
-        else:
-            if time.time() - started >= start_period:
-                failures += 1
-                if failures >= retries:
-                    _set_health(tr, c, "UNHEALTHY")
-        end = time.time() + interval
-        while time.time() < end and c.state == "RUNNING" and not _stopping(tr):
-            time.sleep(min(0.5, end - time.time()))
+        elif ever_ok or time.time() - started >= start_period:
+            # failures within the start period do not count, unless the container was healthy once
+            failures += 1
+            if failures >= retries:
+                _set_health(tr, c, "UNHEALTHY")
 
 
 def _probe(tr, c, nsenter, argv, timeout):

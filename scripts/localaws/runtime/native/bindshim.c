@@ -6,6 +6,10 @@
  *   AF_INET  0.0.0.0 or 127.0.0.1          -> FAIRFLOW_TASK_ADDR (e.g. 127.0.2.37)
  *   AF_INET6 :: or ::1 or ::ffff:127.0.0.1 -> ::ffff:FAIRFLOW_TASK_ADDR (IPV6_V6ONLY cleared first; if
  *                                             that fails the bind fails with EADDRNOTAVAIL)
+ *   AF_INET  FAIRFLOW_TASK_PRIVATE_ADDR (the task's own private IP, e.g. 10.0.2.37) -> FAIRFLOW_TASK_ADDR
+ * and connect() to a private IPv4 address (10/8, 172.16/12, 192.168/16, also v4-mapped in AF_INET6)
+ * dials its loopback twin 127.b.c.d instead, so an address AWS reports (DescribeTasks, a target's IP)
+ * is reachable from inside a task as it is inside a VPC.
  * Any other address is left as it is. Without FAIRFLOW_TASK_ADDR the shim does nothing.
  */
 #define _GNU_SOURCE
@@ -15,19 +19,63 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 typedef int (*bind_fn)(int, const struct sockaddr *, socklen_t);
 
-static struct in_addr task_addr;
-static int have_addr = -1;
+static struct in_addr task_addr, task_private;
+static int have_addr = -1, have_private = 0;
 
 static int load_addr(void) {
     if (have_addr < 0) {
         const char *s = getenv("FAIRFLOW_TASK_ADDR");
+        const char *p = getenv("FAIRFLOW_TASK_PRIVATE_ADDR");
+        have_private = (p && inet_pton(AF_INET, p, &task_private) == 1) ? 1 : 0;
         have_addr = (s && inet_pton(AF_INET, s, &task_addr) == 1) ? 1 : 0;
     }
     return have_addr;
+}
+
+/* 10.b.c.d / 172.16-31.c.d / 192.168.c.d -> 127.b.c.d (network byte order in and out); 0 if not private */
+static int twin_of(uint32_t be, uint32_t *out) {
+    uint32_t h = ntohl(be);
+    if ((h >> 24) == 10 || (h >> 20) == ((172u << 4) | 1u) || (h >> 16) == ((192u << 8) | 168u)) {
+        *out = htonl((127u << 24) | (h & 0x00ffffffu));
+        return 1;
+    }
+    return 0;
+}
+
+typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+    static connect_fn real = 0;
+    uint32_t t;
+    if (!real)
+        real = (connect_fn)dlsym(RTLD_NEXT, "connect");
+    if (!addr || !load_addr())
+        return real(fd, addr, len);
+    if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+        if (twin_of(in->sin_addr.s_addr, &t)) {
+            struct sockaddr_in copy = *in;
+            copy.sin_addr.s_addr = t;
+            return real(fd, (const struct sockaddr *)&copy, sizeof copy);
+        }
+    } else if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+        uint32_t v4;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            memcpy(&v4, &in6->sin6_addr.s6_addr[12], 4);
+            if (twin_of(v4, &t)) {
+                struct sockaddr_in6 copy = *in6;
+                memcpy(&copy.sin6_addr.s6_addr[12], &t, 4);
+                return real(fd, (const struct sockaddr *)&copy, sizeof copy);
+            }
+        }
+    }
+    return real(fd, addr, len);
 }
 
 int bind(int fd, const struct sockaddr *addr, socklen_t len) {
@@ -38,7 +86,8 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
         return real(fd, addr, len);
     if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
-        if (in->sin_addr.s_addr == htonl(INADDR_ANY) || in->sin_addr.s_addr == htonl(INADDR_LOOPBACK)) {
+        if (in->sin_addr.s_addr == htonl(INADDR_ANY) || in->sin_addr.s_addr == htonl(INADDR_LOOPBACK) ||
+            (have_private && in->sin_addr.s_addr == task_private.s_addr)) {
             struct sockaddr_in copy = *in;
             copy.sin_addr = task_addr;
             return real(fd, (const struct sockaddr *)&copy, sizeof copy);
