@@ -357,7 +357,10 @@ def test_cloudformation_load_balancer_listens_and_registers_targets(aws, stack):
     cfn = aws.client("cloudformation")
     template = {"Resources": {
         "Lb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
-               "Properties": {"Subnets": stack["subnets"], "SecurityGroups": [stack["allow"]]}},
+               "Properties": {"Type": "application", "Scheme": "internet-facing", "Subnets": stack["subnets"],
+                              "SecurityGroups": [stack["allow"]],
+                              "LoadBalancerAttributes": [{"Key": "routing.http.drop_invalid_header_fields.enabled",
+                                                          "Value": "true"}]}},
         "Tg": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
                "Properties": {"TargetType": "ip", "Protocol": "HTTP", "Port": 8080, "VpcId": stack["vpc"],
                               "HealthCheckPath": "/health", "HealthCheckIntervalSeconds": 5,
@@ -379,8 +382,10 @@ def test_cloudformation_load_balancer_listens_and_registers_targets(aws, stack):
     attrs = aws.client("elbv2").describe_target_group_attributes(TargetGroupArn=out["Tg"])["Attributes"]
     assert {"Key": "deregistration_delay.timeout_seconds", "Value": "30"} in attrs
     wait_state(aws, out["Tg"], "10.213.1.200", "healthy", timeout=15)
-    code, _, body = get(aws, stack, "/via-cfn", dns=out["Dns"])
+    code, _, body = get(aws, stack, "/via-cfn", dns=out["Dns"], headers={"X_Bad": "1", "X-Good": "1"})
     assert code == 200 and json.loads(body)["backend"] == "a"
+    sent = {k.lower() for k in json.loads(body)["headers"]}
+    assert "x-good" in sent and "x_bad" not in sent     # routing.http.drop_invalid_header_fields.enabled
     addr = resolve(aws, out["Dns"])
     cfn.delete_stack(StackName="elb-cfn")
     deadline = time.time() + 30
