@@ -15,6 +15,7 @@ One scheduler thread ticks every TICK seconds (and at once when a task changes s
 API for cfn_wait: `service_state(service, deployment_id)` -> ("IN_PROGRESS"|"COMPLETED"|"FAILED", reason)
 and `drained(service)` -> True once a deleted service has no task left.
 """
+import functools
 import math
 import os
 import random
@@ -383,7 +384,9 @@ def _reconcile(rt):
         if done:
             svc.deployments[:] = [d for d in svc.deployments if d["status"] == "PRIMARY"]
         else:
+            # a FAILED deployment stays listed until the rollback that replaces it completes
             svc.deployments[:] = [d for d in svc.deployments if d["status"] == "PRIMARY"
+                                  or d.get("rolloutState") == "FAILED"
                                   or any(r.deployment_id == d["id"] for r in present)]
         if done and not rt.steady and not deleting:
             add_event(svc, f"(service {svc.name}) has reached a steady state.")
@@ -650,6 +653,7 @@ def apply():
 
     orig_create = B.create_service
 
+    @functools.wraps(orig_create)
     def create_service(self, *a, **kw):
         svc = orig_create(self, *a, **kw)
         if svc.task_definition:
@@ -680,6 +684,7 @@ def apply():
 
     orig_update = B.update_service
 
+    @functools.wraps(orig_update)
     def update_service(self, props):
         props = dict(props)
         svc = self._get_service(props.get("cluster", "default"), props["service"].split("/")[-1])
@@ -709,6 +714,7 @@ def apply():
 
     orig_delete = B.delete_service
 
+    @functools.wraps(orig_delete)
     def delete_service(self, cluster_name, service_name, force):
         svc = orig_delete(self, cluster_name, service_name, force)
         rt = runtime_of(svc)
