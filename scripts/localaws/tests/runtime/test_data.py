@@ -55,6 +55,8 @@ def vpc(run_aws):
     vpc_id = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
     s1 = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.40.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
     s2 = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.40.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+    run_aws.client("rds").create_db_subnet_group(DBSubnetGroupName="data-sg", DBSubnetGroupDescription="t",
+                                                 SubnetIds=[s1, s2])
     return vpc_id, [s1, s2]
 
 
@@ -74,8 +76,6 @@ def wait_db(rds, db_id, timeout=90):
 
 def test_rds_instance_is_a_mariadb_server_with_snapshots_restore_and_delete(run_aws, vpc):
     rds = run_aws.client("rds")
-    _, subnets = vpc
-    rds.create_db_subnet_group(DBSubnetGroupName="data-sg", DBSubnetGroupDescription="t", SubnetIds=subnets)
     made = rds.create_db_instance(DBInstanceIdentifier="data-db1", Engine="mysql", EngineVersion="8.4.7",
                                   DBInstanceClass="db.t4g.small", MasterUsername="airflow",
                                   MasterUserPassword=PW, DBName="airflow", DBSubnetGroupName="data-sg",
@@ -302,3 +302,51 @@ def test_cloudformation_database_gets_the_generated_secret_and_stack_delete_stop
     cfn.delete_stack(StackName="data-stack")
     wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 30, "servers stopped")
     assert not listener_pids(ip, 3306) and not listener_pids(rip, 6379)
+
+
+def test_rds_managed_master_password_is_generated_into_its_secret_and_works(run_aws, vpc):
+    rds, sm = run_aws.client("rds"), run_aws.client("secretsmanager")
+    rds.create_db_instance(DBInstanceIdentifier="data-managed", Engine="mysql", DBInstanceClass="db.t4g.small",
+                           MasterUsername="owner", ManageMasterUserPassword=True, DBSubnetGroupName="data-sg")
+    db = wait_db(rds, "data-managed")
+    doc = json.loads(sm.get_secret_value(SecretId=db["MasterUserSecret"]["SecretArn"])["SecretString"])
+    assert doc["username"] == "owner" and doc["password"] != "P@55w0rd!"
+    ip = resolve(run_aws, db["Endpoint"]["Address"])
+    r = sql(ip, db["Endpoint"]["Port"], "owner", doc["password"], "SELECT CURRENT_USER()")
+    assert r.returncode == 0 and r.stdout.strip() == "owner@%", r.stderr
+    rds.delete_db_instance(DBInstanceIdentifier="data-managed", SkipFinalSnapshot=True)
+    wait_for(lambda: not listener_pids(ip, 3306), 30, "server stopped")
+
+
+def test_efs_host_path_creates_access_point_roots_and_fails_like_ecs(tmp_path, monkeypatch):
+    """host_path (what the ECS task engine and the bastion mount), against moto in this process."""
+    import boto3
+    from moto import mock_aws
+    from runtime import core, efs as rt_efs
+    monkeypatch.setattr(core, "_root", str(tmp_path))
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpc_id = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+        client = boto3.client("efs", region_name="us-east-1")
+        fs_id = client.create_file_system(CreationToken="t")["FileSystemId"]
+        account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
+        with pytest.raises(ValueError, match=r"^ResourceInitializationError: .*Failed to resolve \"" + fs_id):
+            rt_efs.host_path(account, "us-east-1", fs_id)       # no mount target yet: the name does not resolve
+        client.create_mount_target(FileSystemId=fs_id, SubnetId=subnet)
+        ap = client.create_access_point(FileSystemId=fs_id, RootDirectory={
+            "Path": "/fairflow", "CreationInfo": {"OwnerUid": 50000, "OwnerGid": 0, "Permissions": "755"}})
+        bare = client.create_access_point(FileSystemId=fs_id, RootDirectory={"Path": "/nowhere"})
+        got = rt_efs.host_path(account, "us-east-1", fs_id, access_point_id=ap["AccessPointId"])
+        assert got == str(tmp_path / "efs" / fs_id / "fairflow")
+        st = os.stat(got)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (50000, 0, 0o755)
+        assert rt_efs.host_path(account, "us-east-1", fs_id, root_directory="/") == str(tmp_path / "efs" / fs_id)
+        with pytest.raises(ValueError, match="No such file or directory"):
+            rt_efs.host_path(account, "us-east-1", fs_id, root_directory="/missing")
+        with pytest.raises(ValueError, match="access denied by server"):
+            rt_efs.host_path(account, "us-east-1", fs_id, access_point_id=bare["AccessPointId"])
+        with pytest.raises(ValueError, match="access denied by server"):
+            rt_efs.host_path(account, "us-east-1", fs_id, access_point_id="fsap-0000000000000000")
+        # a path that climbs out stays inside the file system
+        assert rt_efs.host_path(account, "us-east-1", fs_id, root_directory="/../..") == str(tmp_path / "efs" / fs_id)
