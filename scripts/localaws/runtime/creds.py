@@ -94,6 +94,11 @@ def _ensure_server():
         return srv
 
 
+def port():
+    """The endpoint's port on 127.0.0.1 (None until the first task with a role)."""
+    return _server.server_address[1] if _server is not None else None
+
+
 def register(task_arn, role_arn, account, region, session):
     """Environment variables that give a task's containers its role's credentials (empty without a role)."""
     if not role_arn:

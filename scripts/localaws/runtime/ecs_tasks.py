@@ -589,7 +589,22 @@ def _environment(tr, c):
     env["LD_PRELOAD"] = f"{shim} {env['LD_PRELOAD']}" if env.get("LD_PRELOAD") else shim
     env["FAIRFLOW_TASK_ADDR"] = tr.address
     env["FAIRFLOW_TASK_PRIVATE_ADDR"] = tr.private_ip
+    env["FAIRFLOW_HOST_PORTS"] = ",".join(str(p) for p in _host_ports())
     return env
+
+
+def _host_ports():
+    """Ports on 127.0.0.1 that stay the host's inside a task (the shim sends other 127.0.0.1 dials to the
+    task's own address): the local AWS endpoint and the credentials endpoint."""
+    from urllib.parse import urlparse
+    out = []
+    if core.endpoint():
+        port = urlparse(core.endpoint()).port
+        if port:
+            out.append(port)
+    if creds.port():
+        out.append(creds.port())
+    return out
 
 
 def sandbox_default_path():

@@ -9,7 +9,10 @@
  *   AF_INET  FAIRFLOW_TASK_PRIVATE_ADDR (the task's own private IP, e.g. 10.0.2.37) -> FAIRFLOW_TASK_ADDR
  * and connect() to a private IPv4 address (10/8, 172.16/12, 192.168/16, also v4-mapped in AF_INET6)
  * dials its loopback twin 127.b.c.d instead, so an address AWS reports (DescribeTasks, a target's IP)
- * is reachable from inside a task as it is inside a VPC.
+ * is reachable from inside a task as it is inside a VPC; connect() to 127.0.0.1 or ::1 dials the task's own
+ * address (localhost is the task, as in its network namespace), except for the ports in
+ * FAIRFLOW_HOST_PORTS ("5123,40211": the local AWS endpoint and the credentials endpoint, which are the
+ * host's).
  * Any other address is left as it is. Without FAIRFLOW_TASK_ADDR the shim does nothing.
  */
 #define _GNU_SOURCE
@@ -26,12 +29,24 @@ typedef int (*bind_fn)(int, const struct sockaddr *, socklen_t);
 
 static struct in_addr task_addr, task_private;
 static int have_addr = -1, have_private = 0;
+static unsigned short host_ports[16];
+static int n_host_ports = 0;
 
 static int load_addr(void) {
     if (have_addr < 0) {
         const char *s = getenv("FAIRFLOW_TASK_ADDR");
         const char *p = getenv("FAIRFLOW_TASK_PRIVATE_ADDR");
         have_private = (p && inet_pton(AF_INET, p, &task_private) == 1) ? 1 : 0;
+        const char *hp = getenv("FAIRFLOW_HOST_PORTS");
+        while (hp && *hp && n_host_ports < 16) {
+            char *end;
+            long v = strtol(hp, &end, 10);
+            if (end == hp)
+                break;
+            if (v > 0 && v < 65536)
+                host_ports[n_host_ports++] = (unsigned short)v;
+            hp = (*end == ',') ? end + 1 : end;
+        }
         have_addr = (s && inet_pton(AF_INET, s, &task_addr) == 1) ? 1 : 0;
     }
     return have_addr;
@@ -47,6 +62,14 @@ static int twin_of(uint32_t be, uint32_t *out) {
     return 0;
 }
 
+static int is_host_port(unsigned short port_be) {
+    unsigned short p = ntohs(port_be);
+    for (int i = 0; i < n_host_ports; i++)
+        if (host_ports[i] == p)
+            return 1;
+    return 0;
+}
+
 typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
 
 int connect(int fd, const struct sockaddr *addr, socklen_t len) {
@@ -58,6 +81,11 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len) {
         return real(fd, addr, len);
     if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+        if (in->sin_addr.s_addr == htonl(INADDR_LOOPBACK) && !is_host_port(in->sin_port)) {
+            struct sockaddr_in copy = *in;
+            copy.sin_addr = task_addr;
+            return real(fd, (const struct sockaddr *)&copy, sizeof copy);
+        }
         if (twin_of(in->sin_addr.s_addr, &t)) {
             struct sockaddr_in copy = *in;
             copy.sin_addr.s_addr = t;
@@ -66,6 +94,16 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     } else if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
         uint32_t v4;
+        static const unsigned char mapped_lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+        if ((IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || memcmp(&in6->sin6_addr, mapped_lo, 16) == 0) &&
+            !is_host_port(in6->sin6_port)) {
+            struct sockaddr_in6 copy = *in6;
+            memset(&copy.sin6_addr, 0, sizeof copy.sin6_addr);
+            copy.sin6_addr.s6_addr[10] = 0xff;
+            copy.sin6_addr.s6_addr[11] = 0xff;
+            memcpy(&copy.sin6_addr.s6_addr[12], &task_addr, 4);
+            return real(fd, (const struct sockaddr *)&copy, sizeof copy);
+        }
         if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
             memcpy(&v4, &in6->sin6_addr.s6_addr[12], 4);
             if (twin_of(v4, &t)) {

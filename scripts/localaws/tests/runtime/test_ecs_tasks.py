@@ -211,7 +211,7 @@ def test_secrets_resolved_into_environment_and_a_missing_secret_stops_the_task(e
 def test_health_checks_make_the_task_healthy_or_unhealthy(env):
     ok = {"name": "web", "image": "python:3.12-slim", "command": WEB, "portMappings": [{"containerPort": 8080}],
           "healthCheck": {"command": ["CMD", "python3", "-c",
-                                      "import urllib.request; urllib.request.urlopen('http://localhost:8080/')"],
+                                      "import urllib.request as u; u.urlopen('http://localhost:8080/'); u.urlopen('http://127.0.0.1:8080/')"],
                           "interval": 5, "timeout": 3, "retries": 2, "startPeriod": 10}}
     bad = dict(ok, healthCheck={"command": ["CMD-SHELL", "exit 1"], "interval": 5, "timeout": 2, "retries": 1})
     good_arn = run(env, register(env, "hc-ok", [ok]))[0]
