@@ -78,6 +78,7 @@ mkdir -p "$CACHE"
 exec 9>"$venv.lock"; flock 9
 installed && exit 0
 
+apt_packages   # mysqlclient compiles against libmariadb-dev (fast when all are there)
 py=$(find_python "$python") || { say "no Python $python on this host"; exit 3; }
 t0=$(date +%s)
 say "installing $package into $venv with $py ($( [ ${#seed[@]} -gt 0 ] && basename "${seed[1]}" || echo unpinned)); a few minutes"
