@@ -12,7 +12,10 @@ bash inside that namespace, with its real output and exit code. See DESIGN.md, s
   status N" appended to stderr as the agent does. Each invocation runs in its own cgroup, killed on
   timeout, cancel, instance stop and shutdown.
 - `mount -t efs` / `mount.efs fs-x:/path DIR -o tls,accesspoint=fsap-y[,ro]` bind-mounts the file system's
-  directory (efs.host_path, same rules and errors as an ECS task's EFS volume).
+  directory (efs.host_path, same rules and errors as an ECS task's EFS volume). mount.efs exists only when the
+  user data installs amazon-efs-utils (dnf/yum install line), laid over /sbin by an overlay in the namespace.
+- The instance role's credentials reach its processes through creds.py's endpoint (instead of IMDS), with
+  AWS_ENDPOINT_URL and the region; the aws CLI is on the agent's PATH.
 - sshd on the loopback twin of the private IP, port 22 (and the reported public address, the same twin):
   accepts the launch key pair (KeyName) and EC2 Instance Connect keys (SendSSHPublicKey, 60 s) for
   ec2-user; host keys made once per instance, printed in GetConsoleOutput as cloud-init does.
@@ -156,9 +159,33 @@ def _snapshot(account, region, be, inst):
         "private_ip": inst.private_ip, "public_ip": inst.public_ip, "key": key,
         "ssm_ok": any(_role_allows_ssm(r) for r in roles),
         "iam_role": roles[0].name if roles else None,
+        "role_arn": roles[0].arn if roles else None,
+        "user_data": _user_data_text(getattr(inst, "user_data", None)),
         "tags": {t["key"]: t["value"] for t in inst.get_tags()} if hasattr(inst, "get_tags") else {},
         "hostname": net.hostname_of(inst.private_ip, region) if inst.private_ip else inst.id,
     }
+
+
+def _user_data_text(ud):
+    if isinstance(ud, (list, tuple)):
+        ud = ud[0] if ud else None
+    if ud is None:
+        return ""
+    raw = ud if isinstance(ud, bytes) else str(ud).encode()
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8", errors="replace")
+    except ValueError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def _packages(user_data):
+    """Packages the user data installs (dnf/yum install lines): what the instance's OS then has."""
+    out = []
+    for line in user_data.splitlines():
+        m = re.search(r"\b(?:dnf|yum)\s+(?:-\S+\s+)*install\s+(.*)", line)
+        if m:
+            out += [w for w in m.group(1).split() if not w.startswith("-")]
+    return out
 
 
 def _fix_public_ip(inst):
@@ -180,7 +207,7 @@ def _fix_public_ip(inst):
 
 _HOLDER = r'''set -e
 mount --bind "$1" /etc/hosts
-mount --bind "$2" /sbin/mount.efs
+if [ -n "$2" ]; then mount -t overlay overlay -o "lowerdir=$2:$9" "$9"; fi
 mount --bind "$3" /etc/passwd
 mount --bind "$4" /etc/group
 mount --bind "$5" /etc/shadow
@@ -248,6 +275,22 @@ sys.exit(32 if r.returncode else 0)
 '''
 
 
+_PROVIDES = {"amazon-efs-utils": "mount.efs (the local AWS's: bind-mounts the file system's directory)",
+             "mariadb105": "the host's MariaDB client (mysql, mariadb)"}
+
+
+def _bin_dir():
+    """Tools Amazon Linux 2023 has in /usr/bin that the host has elsewhere: the aws CLI."""
+    d = os.path.dirname(core.path("ssm", "bin", "x"))
+    aws = os.path.join(d, "aws")
+    if not os.path.lexists(aws):
+        real = os.path.join(os.path.dirname(sys.executable), "aws")
+        real = real if os.path.exists(real) else shutil.which("aws")
+        if real:
+            os.symlink(real, aws)
+    return d
+
+
 class Agent:
     """One instance's OS (namespace holder, sshd) and its SSM agent."""
 
@@ -267,6 +310,8 @@ class Agent:
         self.console = ""
         self.busy = threading.Lock()
         self.boot_error = None
+        self.env = {}
+        self.packages = []
 
     @property
     def online(self):
@@ -328,12 +373,15 @@ class Agent:
                 f.write("# .bashrc (Amazon Linux 2023 default, shortened)\n"
                         "[ -f /etc/bashrc ] && . /etc/bashrc\n"
                         'case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/local/sbin:/usr/sbin";; esac\n'
-                        "export PATH\n")
+                        f"PATH=\"$PATH:{_bin_dir()}\"\nexport PATH\n"
+                        "# the instance role (IMDS on EC2) and the local AWS\n"
+                        + "".join(f"export {k}='{v}'\n" for k, v in sorted(self.env.items())))
         for p in (ak, os.path.dirname(ak), *(os.path.join(home, OS_USER, rc) for rc in (".bashrc", ".bash_profile"))):
             os.chown(p, uid, uid)
         os.chmod(ak, 0o600)
         os.makedirs(os.path.join(d, "eic"), exist_ok=True)
-        shim = os.path.join(d, "mount.efs")
+        os.makedirs(os.path.join(d, "efs-utils"), exist_ok=True)
+        shim = os.path.join(d, "efs-utils", "mount.efs")   # laid over /sbin (an overlay in the namespace only)
         with open(shim, "w") as f:
             f.write(_SHIM.replace("__PYTHON__", sys.executable).replace("__SOCK__", repr(_server.path))
                     .replace("__INSTANCE__", repr(self.id)))
@@ -362,17 +410,19 @@ class Agent:
                 return
             self.state = "booting"
             try:
+                self.env = self._environment()
                 listen = self._prepare()
-                if not os.path.lexists("/sbin/mount.efs"):
-                    core.stub("/sbin/mount.efs", is_dir=False)
+                self.packages = _packages(self.info["user_data"])
+                efs_utils = "amazon-efs-utils" in self.packages
                 self.cg = core.new_cgroup(f"ec2-{self.id}/os")
                 d = self.dir
                 log = open(os.path.join(d, "os.log"), "ab")
                 self.holder = core.spawn(
                     ["unshare", "-m", "-u", "--propagation", "private", "bash", "-c", _HOLDER, "ec2-os",
-                     net.HOSTS.hosts_path(), os.path.join(d, "mount.efs"), os.path.join(d, "passwd"),
+                     net.HOSTS.hosts_path(), os.path.join(d, "efs-utils") if efs_utils else "",
+                     os.path.join(d, "passwd"),
                      os.path.join(d, "group"), os.path.join(d, "shadow"), os.path.join(d, "home"),
-                     os.path.join(d, "sudoers.d"), self.info["hostname"]],
+                     os.path.join(d, "sudoers.d"), self.info["hostname"], os.path.realpath("/sbin")],
                     self.cg, stdout=subprocess.PIPE, stderr=log)
                 log.close()
                 ready, _, _ = select.select([self.holder.stdout], [], [], 10)
@@ -404,6 +454,18 @@ class Agent:
                 self._kill()
                 self.state = "down"
 
+    def _environment(self):
+        """What the instance's processes get instead of IMDS: the instance role's credentials (the ECS
+        credentials endpoint of creds.py, session name = instance id as EC2 names it), the local AWS's
+        endpoint and the region; PATH as the agent's, plus the aws CLI."""
+        env = {"AWS_ENDPOINT_URL": core.endpoint() or "", "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+        if self.info.get("role_arn"):
+            from . import creds
+            creds.unregister(f"ec2-instance/{self.id}")
+            env.update(creds.register(f"ec2-instance/{self.id}", self.info["role_arn"], self.account, self.region,
+                                      self.id))
+        return env
+
     def _register(self):
         if not self.registered:
             self.registered = True
@@ -434,10 +496,17 @@ class Agent:
                  "-----END SSH HOST KEY FINGERPRINTS-----",
                  "#############################################################",
                  "-----BEGIN SSH HOST KEY KEYS-----", *pubs, "-----END SSH HOST KEY KEYS-----",
+                 *(f"cloud-init: user data installs {p}: {_PROVIDES.get(p, 'not emulated (the host has what it has)')}"
+                   for p in self.packages),
                  f"cloud-init: Cloud-init finished at {_now().strftime('%a, %d %b %Y %H:%M:%S +0000')}", ""]
         return "\n".join(lines)
 
     def _kill(self):
+        try:
+            from . import creds
+            creds.unregister(f"ec2-instance/{self.id}")
+        except Exception:  # noqa: BLE001
+            pass
         if self.cg:
             core.kill_cgroup(self.cg, grace=1)
             try:
@@ -582,7 +651,8 @@ class Invocation:
                                 f"failed to run commands: chdir {wd}: no such file or directory")
         self.cg = core.new_cgroup(f"ec2-{self.instance_id}/cmd-{self.command_id}")
         out_path, err_path = os.path.join(d, "stdout"), os.path.join(d, "stderr")
-        env = {"PATH": AGENT_PATH, "AWS_SSM_INSTANCE_ID": self.instance_id, "AWS_SSM_REGION_NAME": self.region}
+        env = {**agent.env, "PATH": f"{AGENT_PATH}:{_bin_dir()}", "AWS_SSM_INSTANCE_ID": self.instance_id,
+               "AWS_SSM_REGION_NAME": self.region}
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = core.spawn([shutil.which("nsenter") or "nsenter", "-t", str(agent.holder.pid), "-m", "-u",
                                f"--wd={wd}", "--", "/bin/bash", script], self.cg, stdout=out, stderr=err, env=env)

@@ -13,6 +13,7 @@ import pytest
 
 ROLE_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["ssm:UpdateInstanceInformation", "ssmmessages:*", "ec2messages:*"], "Resource": "*"}]}
+USER_DATA = "#!/bin/bash\nset -euxo pipefail\ndnf install -y amazon-efs-utils mariadb105\n"   # the template's
 TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
@@ -52,7 +53,7 @@ def lab(run_aws, tmp_path_factory):
     vpc = ec2.create_vpc(CidrBlock="10.61.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.61.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
     inst = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.nano", KeyName="bastion",
-                             IamInstanceProfile={"Name": "bastion-ssm"},
+                             IamInstanceProfile={"Name": "bastion-ssm"}, UserData=USER_DATA,
                              NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "AssociatePublicIpAddress": True}],
                              )["Instances"][0]
     fs = efs.create_file_system(CreationToken="bastion-efs")["FileSystemId"]
@@ -69,13 +70,14 @@ def ping(lab, iid):
     return lst[0]["PingStatus"] if lst else None
 
 
-def run(lab, commands, timeout=30, **params):
-    cid = lab["ssm"].send_command(InstanceIds=[lab["id"]], DocumentName="AWS-RunShellScript",
+def run(lab, commands, timeout=30, instance=None, **params):
+    iid = instance or lab["id"]
+    cid = lab["ssm"].send_command(InstanceIds=[iid], DocumentName="AWS-RunShellScript",
                                   Parameters={"commands": commands, **params}, TimeoutSeconds=30)["Command"]["CommandId"]
     seen = []
 
     def done():
-        r = lab["ssm"].get_command_invocation(CommandId=cid, InstanceId=lab["id"])
+        r = lab["ssm"].get_command_invocation(CommandId=cid, InstanceId=iid)
         seen.append(r["Status"])
         return r if r["Status"] not in ("Pending", "InProgress", "Delayed") else None
     return cid, wait_for(done, timeout=timeout, every=0.1, what=f"command {commands}"), seen
@@ -95,7 +97,15 @@ def test_instance_whose_role_allows_ssm_is_online_and_one_without_a_profile_is_n
     with pytest.raises(lab["ssm"].exceptions.InvalidInstanceId):
         lab["ssm"].send_command(InstanceIds=[other], DocumentName="AWS-RunShellScript",
                                 Parameters={"commands": ["true"]})
-    lab["ec2"].terminate_instances(InstanceIds=[other])
+    # Amazon Linux without the template's user data has no amazon-efs-utils: fairflow's efs ls exits 90
+    bare = lab["ec2"].run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=lab["subnet"],
+                                    IamInstanceProfile={"Name": "bastion-ssm"})["Instances"][0]["InstanceId"]
+    assert wait_for(lambda: ping(lab, bare) == "Online", what="the second instance Online")
+    _, r, _ = run(lab, ["command -v mount.efs >/dev/null || { echo 'amazon-efs-utils is not installed' >&2; exit 90; }"],
+                  instance=bare)
+    assert (r["Status"], r["ResponseCode"]) == ("Failed", 90)
+    lab["ec2"].terminate_instances(InstanceIds=[other, bare])
+    assert wait_for(lambda: ping(lab, bare) is None, what="the terminated instance to leave the list")
 
 
 def test_failed_command_reports_its_exit_code_real_output_and_passes_through_in_progress(lab):
@@ -108,10 +118,14 @@ def test_failed_command_reports_its_exit_code_real_output_and_passes_through_in_
     listed = lab["ssm"].list_command_invocations(CommandId=cid, Details=True)["CommandInvocations"]
     assert [(i["Status"], i["CommandPlugins"][0]["ResponseCode"]) for i in listed] == [("Failed", 3)]
     assert lab["ssm"].list_commands(CommandId=cid)["Commands"][0]["Status"] == "Failed"
-    cid, ok, _ = run(lab, ["cd /; pwd; echo $AWS_SSM_INSTANCE_ID; hostname"], workingDirectory=["/tmp"])
-    assert ok["Status"] == "Success" and ok["ResponseCode"] == 0
+    cid, ok, _ = run(lab, ["pwd; cd /; echo $AWS_SSM_INSTANCE_ID; hostname",
+                           "aws sts get-caller-identity --query Arn --output text; command -v mysql"],
+                     workingDirectory=["/tmp"])
+    assert ok["Status"] == "Success" and ok["ResponseCode"] == 0, ok
     host = "ip-" + lab["instance"]["PrivateIpAddress"].replace(".", "-") + ".ec2.internal"
-    assert ok["StandardOutputContent"] == f"/\n{lab['id']}\n{host}\n"
+    role_arn = f":assumed-role/bastion-ssm/{lab['id']}"
+    out = ok["StandardOutputContent"].splitlines()
+    assert out[:3] == ["/tmp", lab["id"], host] and out[3].endswith(role_arn) and out[4] == "/usr/bin/mysql"
     _, big, _ = run(lab, ["head -c 30000 /dev/zero | tr '\\0' x"])
     assert len(big["StandardOutputContent"]) == 24000 and big["StandardOutputContent"].endswith("---Output truncated---")
 
