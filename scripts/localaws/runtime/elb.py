@@ -661,20 +661,41 @@ def _lb_created(lb):
     """Under core.LOCK: a new ALB gets its address, its name and (later) its listeners."""
     if (lb.type or "application") != "application":
         return
-    private = None
+    private, skipped = None, []
     for subnet in lb.subnets:
         try:
-            private = net.allocate(subnet.cidr_block, f"elb {lb.name}")
+            while True:
+                private = net.allocate(subnet.cidr_block, f"elb {lb.name}")
+                if not _listening_on_host(net.loopback_of(private)) or len(skipped) > 50:
+                    break
+                skipped.append(private)     # another process (another local AWS?) listens there
+                private = None
             break
         except RuntimeError:
             continue
     b = Balancer(lb.arn, lb.name, lb.dns_name, private)
+    b.skipped = skipped
     with _lock:
         _lbs[lb.arn] = b
     if private:
         net.HOSTS.add(lb.dns_name, private)
         core.log(f"load balancer {lb.name}: {lb.dns_name} at {private} (listens on {b.address})")
     lb.state = "active"
+
+
+def _listening_on_host(loopback):
+    """Whether any process on this host already listens on that address (any port): /proc/net/tcp."""
+    want = "%08X" % int.from_bytes(bytes(int(x) for x in loopback.split("."))[::-1], "big")
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if parts[3] == "0A" and parts[1].split(":")[0] in (want,):
+                    return True
+    except (OSError, StopIteration, IndexError):
+        pass
+    return False
 
 
 def _sync(lb_arn):
@@ -717,6 +738,8 @@ def _lb_deleted(lb_arn):
     if b.private_ip:
         net.HOSTS.remove(b.dns_name, b.private_ip)
         net.release(b.private_ip)
+    for ip in getattr(b, "skipped", []):
+        net.release(ip)
     core.log(f"load balancer {b.name}: stopped")
 
 
