@@ -232,3 +232,36 @@ def test_stopped_instance_loses_its_agent_and_sshd(lab, run_aws):
         socket.create_connection((address, 22), timeout=1).close()
     cg = f"/sys/fs/cgroup/unified/fairflow-local-aws-{run_aws['LOCAL_AWS_PID']}/ec2-{lab['id']}"
     assert wait_for(lambda: not os.path.exists(cg), timeout=5, what="the instance's cgroup to go")
+
+
+BASTION_TEMPLATE = {
+    "Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.62.0.0/16", "EnableDnsHostnames": True}},
+        "PrivateSubnet1": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.62.128.0/18"}},
+        "BastionRole": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": TRUST,
+            "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}]}},
+        "BastionInstanceProfile": {"Type": "AWS::IAM::InstanceProfile", "Properties": {"Roles": [{"Ref": "BastionRole"}]}},
+        "BastionInstance": {"Type": "AWS::EC2::Instance", "Properties": {
+            "ImageId": "ami-12c6146b", "InstanceType": "t3.nano", "SubnetId": {"Ref": "PrivateSubnet1"},
+            "IamInstanceProfile": {"Ref": "BastionInstanceProfile"},
+            "UserData": {"Fn::Base64": USER_DATA}}},
+    },
+    "Outputs": {"BastionInstanceId": {"Value": {"Ref": "BastionInstance"}}},
+}
+
+
+def test_the_templates_bastion_is_online_with_no_public_address(lab, run_aws):
+    """As fairflow's template makes it: private subnet, AmazonSSMManagedInstanceCore, user data with efs-utils."""
+    cfn = run_aws.client("cloudformation")
+    cfn.create_stack(StackName="ssm-bastion", TemplateBody=json.dumps(BASTION_TEMPLATE), Capabilities=["CAPABILITY_IAM"])
+    wait_for(lambda: cfn.describe_stacks(StackName="ssm-bastion")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE",
+             what="the stack")
+    iid = cfn.describe_stacks(StackName="ssm-bastion")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    assert wait_for(lambda: ping(lab, iid) == "Online", what="the stack's bastion Online")
+    d = lab["ec2"].describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert not d.get("PublicIpAddress") and not d.get("PublicDnsName")   # as on AWS: SSM only
+    _, r, _ = run(lab, ["command -v mount.efs"], instance=iid)
+    assert (r["Status"], r["StandardOutputContent"]) == ("Success", "/usr/sbin/mount.efs\n")
+    cfn.delete_stack(StackName="ssm-bastion")
+    assert wait_for(lambda: ping(lab, iid) is None, what="the deleted stack's bastion to leave the list")
