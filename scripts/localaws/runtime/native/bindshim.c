@@ -4,8 +4,9 @@
  * Here every task shares the host's, but each has its own address in 127.0.0.0/8 (the twin of its private
  * IP). This shim rewrites bind():
  *   AF_INET  0.0.0.0 or 127.0.0.1          -> FAIRFLOW_TASK_ADDR (e.g. 127.0.2.37)
- *   AF_INET6 :: or ::1 or ::ffff:127.0.0.1 -> ::ffff:FAIRFLOW_TASK_ADDR (IPV6_V6ONLY cleared first; if
- *                                             that fails the bind fails with EADDRNOTAVAIL)
+ *   AF_INET6 :: or ::1 or ::ffff:127.0.0.1 -> ::ffff:FAIRFLOW_TASK_ADDR on a dual-stack socket; on a
+ *                                             socket set IPV6_V6ONLY the bind fails with EADDRNOTAVAIL
+ *                                             (the task has no IPv6 address)
  *   AF_INET  FAIRFLOW_TASK_PRIVATE_ADDR (the task's own private IP, e.g. 10.0.2.37) -> FAIRFLOW_TASK_ADDR
  * and connect() to a private IPv4 address (10/8, 172.16/12, 192.168/16, also v4-mapped in AF_INET6)
  * dials its loopback twin 127.b.c.d instead, so an address AWS reports (DescribeTasks, a target's IP)
@@ -136,8 +137,11 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
         if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
             memcmp(&in6->sin6_addr, mapped_lo, 16) == 0) {
             struct sockaddr_in6 copy = *in6;
-            int off = 0;
-            if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) != 0) {
+            int v6only = 0;
+            socklen_t optlen = sizeof v6only;
+            /* A socket the program made IPv6-only (e.g. redis' "::*" beside its "*") has no IPv6 address
+             * to get here: say so, as a host without IPv6 would; a dual-stack one gets the task's v4. */
+            if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &optlen) != 0 || v6only) {
                 errno = EADDRNOTAVAIL;
                 return -1;
             }
