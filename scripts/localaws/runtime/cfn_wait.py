@@ -139,6 +139,27 @@ def _ecs_services_of(stack):
     return out
 
 
+def _sync_services(stack):
+    """moto's update modifies a resource only when its own JSON changed: a service whose TaskDefinition Ref
+    now names a new revision (the task definition was replaced) is updated here, as CloudFormation does."""
+    from moto.cloudformation import parsing as P
+    from moto.ecs.models import ecs_backends
+    rmap = stack.resource_map
+    for lid, svc in _ecs_services_of(stack).items():
+        rj = rmap._resource_json_map.get(lid) or {}
+        ref = (rj.get("Properties") or {}).get("TaskDefinition")
+        if ref is None:
+            continue
+        try:
+            td = P.clean_json(ref, rmap)
+        except Exception:  # noqa: BLE001
+            continue
+        arn = getattr(td, "arn", td)
+        if isinstance(arn, str) and arn.startswith("arn:") and arn != svc.task_definition:
+            ecs_backends[stack.account_id][stack.region_name].update_service(
+                {"cluster": svc.cluster_name, "service": svc.name, "task_definition": arn})
+
+
 def _run_update(stack, apply_fn, done_fn):
     """apply_fn changes the resources (under LOCK); then wait for each changed service's deployment."""
     from . import ecs_services
@@ -146,6 +167,7 @@ def _run_update(stack, apply_fn, done_fn):
     old_template, old_params = stack.template, dict(stack.parameters or {})
     try:
         apply_fn()
+        _sync_services(stack)
     except Exception as e:  # noqa: BLE001
         from moto_ext.cfn_engine import _reason
         stack.status = "UPDATE_ROLLBACK_COMPLETE"
@@ -175,6 +197,7 @@ def _run_update(stack, apply_fn, done_fn):
         stack._parse_template()
         stack.resource_map.update(stack.template_dict, old_params)
         stack.output_map = stack._create_output_map()
+        _sync_services(stack)
         for lid, svc in _ecs_services_of(stack).items():
             wait_service(svc, ecs_services.primary_id(svc))
     except Exception as e:  # noqa: BLE001

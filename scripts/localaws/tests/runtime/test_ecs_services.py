@@ -166,7 +166,7 @@ def test_behind_a_target_group_the_service_is_steady_only_once_its_target_is_hea
         elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=port,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
         tgs[path] = tg
-    td = task_def(ecs, "web", SERVER)
+    td = task_def(ecs, "web", SERVER, health=True)
     for name, path in (("web", "/ok"), ("sick", "/missing")):
         ecs.create_service(cluster=env["cluster"], serviceName=name, taskDefinition=td, desiredCount=1,
                            launchType="FARGATE", networkConfiguration=env["net"], healthCheckGracePeriodSeconds=0,
@@ -204,9 +204,16 @@ def test_behind_a_target_group_the_service_is_steady_only_once_its_target_is_hea
 
 
 def _template(env, script, desired=1):
-    return json.dumps({"Parameters": {"Subnets": {"Type": "CommaDelimitedList"}, "Sg": {"Type": "String"}},
+    return json.dumps({"Parameters": {"Subnets": {"Type": "CommaDelimitedList"}, "Sg": {"Type": "String"},
+                                      "Vpc": {"Type": "String"}},
                        "Resources": {
         "Cluster": {"Type": "AWS::ECS::Cluster"},
+        "Namespace": {"Type": "AWS::ServiceDiscovery::PrivateDnsNamespace", "Properties": {
+            "Name": {"Fn::Sub": "${AWS::StackName}.fairflow.internal"}, "Vpc": {"Ref": "Vpc"}}},
+        "Discovery": {"Type": "AWS::ServiceDiscovery::Service", "Properties": {
+            "Name": "web", "NamespaceId": {"Fn::GetAtt": ["Namespace", "Id"]},
+            "DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 10}], "RoutingPolicy": "MULTIVALUE"},
+            "HealthCheckCustomConfig": {"FailureThreshold": 1}}},
         "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
             "Family": f"cfn-{uuid.uuid4().hex[:6]}", "NetworkMode": "awsvpc", "RequiresCompatibilities": ["FARGATE"],
             "Cpu": "256", "Memory": "512", "ContainerDefinitions": [
@@ -217,13 +224,15 @@ def _template(env, script, desired=1):
             "DesiredCount": desired,
             "DeploymentConfiguration": {"DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
                                         "MaximumPercent": 200, "MinimumHealthyPercent": 100},
+            "ServiceRegistries": [{"RegistryArn": {"Fn::GetAtt": ["Discovery", "Arn"]}}],
             "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": {"Ref": "Subnets"},
                                                              "SecurityGroups": [{"Ref": "Sg"}]}}}}}})
 
 
 def _params(env):
     return [{"ParameterKey": "Subnets", "ParameterValue": ",".join(env["subnets"])},
-            {"ParameterKey": "Sg", "ParameterValue": env["sg"]}]
+            {"ParameterKey": "Sg", "ParameterValue": env["sg"]},
+            {"ParameterKey": "Vpc", "ParameterValue": env["vpc"]}]
 
 
 def _stack(cfn, name):
@@ -253,12 +262,39 @@ def test_a_stack_with_a_service_is_in_progress_until_the_service_is_steady(env):
     s = ecs.describe_services(cluster=cluster, services=[res["Service"]])["services"][0]
     assert s["runningCount"] == 1 and s["deployments"][0]["rolloutState"] == "COMPLETED"
     running = ecs.list_tasks(cluster=cluster)["taskArns"]
+    # the task's address under its Cloud Map name, in the shared hosts file and in Cloud Map
+    task = ecs.describe_tasks(cluster=cluster, tasks=running)["tasks"][0]
+    ip = next(d["value"] for a in task["attachments"] for d in a["details"] if d["name"] == "privateIPv4Address")
+    twin = "127." + ".".join(ip.split(".")[1:])
+    hosts = open(env["run"]["LOCAL_AWS_HOSTS_FILE"]).read().split("\n")
+    assert f"{twin}\tweb.svc-ok.fairflow.internal" in hosts
+    sd = env["run"].client("servicediscovery")
+    sd_id = next(r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName="svc-ok")["StackResources"]
+                 if r["LogicalResourceId"] == "Discovery")
+    inst = sd.list_instances(ServiceId=sd_id)["Instances"]
+    assert [(i["Id"], i["Attributes"]["AWS_INSTANCE_IPV4"]) for i in inst] == [(task["taskArn"].split("/")[-1], ip)]
+
+    # an update whose new task definition crash-loops: the breaker rolls the service back, the stack too
+    cfn.update_stack(StackName="svc-ok", TemplateBody=_template(env, CRASH), Parameters=_params(env))
+    assert _stack(cfn, "svc-ok")["StackStatus"] == "UPDATE_IN_PROGRESS"
+    st = wait_for("the update's rollback", lambda: (lambda s: s if not s["StackStatus"].endswith("_IN_PROGRESS")
+                                                    else None)(_stack(cfn, "svc-ok")), 90)
+    assert st["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", st
+    ev = cfn.describe_stack_events(StackName="svc-ok")["StackEvents"]
+    failed = [e for e in ev if e["LogicalResourceId"] == "Service" and e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert failed and "ECS Deployment Circuit Breaker was triggered" in failed[0]["ResourceStatusReason"]
+    s = ecs.describe_services(cluster=cluster, services=[res["Service"]])["services"][0]
+    assert s["runningCount"] == 1 and s["deployments"][0]["rolloutState"] == "COMPLETED"
+    cmd = ecs.describe_task_definition(taskDefinition=s["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]
+    assert cmd["command"][-1] == SERVER
+    running = ecs.list_tasks(cluster=cluster)["taskArns"]
 
     cfn.delete_stack(StackName="svc-ok")
     wait_for("the stack deleted", lambda: not [x for x in cfn.list_stacks()["StackSummaries"]
                                                if x["StackName"] == "svc-ok" and x["StackStatus"] != "DELETE_COMPLETE"], 60)
     root = f"/sys/fs/cgroup/unified/fairflow-local-aws-{env['run']['LOCAL_AWS_PID']}"
     assert not any(os.path.exists(os.path.join(root, f"task-{a.split('/')[-1]}")) for a in running)
+    assert "web.svc-ok.fairflow.internal" not in open(env["run"]["LOCAL_AWS_HOSTS_FILE"]).read()
 
 
 def test_a_stack_whose_service_crash_loops_rolls_back_with_the_reason(env):
