@@ -262,8 +262,16 @@ def _template():
                 "ReplicationGroupDescription": "broker", "Engine": "redis", "CacheNodeType": "cache.t4g.micro",
                 "NumNodeGroups": 1, "ReplicasPerNodeGroup": 1, "AutomaticFailoverEnabled": True,
                 "TransitEncryptionEnabled": True, "Port": 6379, "CacheSubnetGroupName": {"Ref": "RedisSubnetGroup"}}},
+            "FileSystem": {"Type": "AWS::EFS::FileSystem", "Properties": {"Encrypted": True}},
+            "MountTarget1": {"Type": "AWS::EFS::MountTarget", "Properties": {
+                "FileSystemId": {"Ref": "FileSystem"}, "SubnetId": {"Ref": "Subnet1"}}},
+            "DagsAccessPoint": {"Type": "AWS::EFS::AccessPoint", "Properties": {
+                "FileSystemId": {"Ref": "FileSystem"}, "PosixUser": {"Uid": "50000", "Gid": "0"},
+                "RootDirectory": {"Path": "/fairflow", "CreationInfo": {
+                    "OwnerUid": "50000", "OwnerGid": "0", "Permissions": "755"}}}},
         },
         "Outputs": {
+            "FileSystemId": {"Value": {"Ref": "FileSystem"}},
             "DbAddress": {"Value": {"Fn::GetAtt": ["Database", "Endpoint.Address"]}},
             "RedisAddress": {"Value": {"Fn::GetAtt": ["Redis", "PrimaryEndPoint.Address"]}},
         },
@@ -298,10 +306,40 @@ def test_cloudformation_database_gets_the_generated_secret_and_stack_delete_stop
     assert redis_call(rip, 6379, "PING", tls_ca=ca) == ["+PONG"]
     pids = listener_pids(ip, 3306) | listener_pids(rip, 6379)
     assert len(pids) == 2
+    fs_dir = os.path.join(run_aws["LOCAL_AWS_RUNTIME_DIR"], "efs", out["FileSystemId"])
+    st = os.stat(os.path.join(fs_dir, "fairflow"))
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (50000, 0, 0o755)
+    assert resolve(run_aws, f"{out['FileSystemId']}.efs.us-east-1.amazonaws.com").startswith("127.41.1.")
 
     cfn.delete_stack(StackName="data-stack")
     wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 30, "servers stopped")
     assert not listener_pids(ip, 3306) and not listener_pids(rip, 6379)
+    wait_for(lambda: all(s["StackStatus"] == "DELETE_COMPLETE" for s in cfn.list_stacks()["StackSummaries"]
+                         if s["StackName"] == "data-stack"), 60, "stack deleted")
+    assert not os.path.exists(fs_dir)
+    with pytest.raises(AssertionError):
+        resolve(run_aws, f"{out['FileSystemId']}.efs.us-east-1.amazonaws.com")
+
+
+def test_rds_server_that_cannot_start_is_failed_not_a_hang(run_aws, vpc):
+    """Another process holds the address and port: the instance ends `failed` (as on RDS), with no server left."""
+    ec2, rds = run_aws.client("ec2"), run_aws.client("rds")
+    subnet = ec2.create_subnet(VpcId=vpc[0], CidrBlock="10.40.3.0/24")["Subnet"]["SubnetId"]
+    rds.create_db_subnet_group(DBSubnetGroupName="data-busy", DBSubnetGroupDescription="t", SubnetIds=[subnet])
+    squatter = socket.socket()
+    squatter.bind(("127.40.3.4", 3306))          # the first address the subnet hands out (.1-.3 are AWS's)
+    squatter.listen()
+    try:
+        rds.create_db_instance(DBInstanceIdentifier="data-busy", Engine="mysql", DBInstanceClass="db.t4g.small",
+                               MasterUsername="u", MasterUserPassword=PW, DBSubnetGroupName="data-busy")
+        st = wait_for(lambda: (lambda s: s if s in ("available", "failed") else None)(db_status(rds, "data-busy")),
+                      60, "data-busy settled")
+        assert st == "failed"
+        assert listener_pids("127.40.3.4", 3306) == {os.getpid()}
+    finally:
+        squatter.close()
+    rds.delete_db_instance(DBInstanceIdentifier="data-busy", SkipFinalSnapshot=True)
+    assert db_status(rds, "data-busy") == "gone"
 
 
 def test_rds_managed_master_password_is_generated_into_its_secret_and_works(run_aws, vpc):
