@@ -16,6 +16,7 @@ relative symlink (".worktrees/<sha>") replaced atomically (tmp-link + rename) wh
 worktrees are removed after the swap.  Log lines are git-sync's JSON (logr/funcr) on stderr.
 Not implemented: webhooks, exechooks, the HTTP endpoint, SSH keys, askpass URL, GitHub apps, sparse checkout.
 """
+import atexit
 import datetime
 import inspect
 import json
@@ -559,12 +560,15 @@ def main(argv):
         log.error(e, "can't set default git configs")
         sys.exit(1)
 
-    def on_term(signum, frame):
+    def forget():
         for p in (cfg, cfg + ".credentials"):
             try:
                 os.unlink(p)
             except OSError:
                 pass
+    atexit.register(forget)   # the private gitconfig and the stored credentials
+
+    def on_term(signum, frame):
         sys.exit(0 if signum == signal.SIGINT else 143)
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)

@@ -333,3 +333,87 @@ def test_git_sync_v3_names_one_time_and_failure_exit(dags_repo, tmp_path):
                        text=True, timeout=30)
     assert r.returncode == 1   # GITSYNC_MAX_FAILURES defaults to 0: the first failure is fatal
     assert "too many failures, aborting" in [m["msg"] for m in log_lines(r.stdout)]
+
+
+class GitHTTP:
+    """git's smart HTTP (git http-backend as CGI) on 127.0.0.1, behind HTTP basic auth."""
+
+    def __init__(self, project_root, user, password):
+        import base64
+        import http.server
+        import threading
+        want = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.requests = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                self.cgi()
+
+            def do_POST(self):
+                self.cgi()
+
+            def cgi(self):
+                outer.requests.append((self.command, self.headers.get("Authorization") == want))
+                if self.headers.get("Authorization") != want:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                path, _, query = self.path.partition("?")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                env = {"GIT_PROJECT_ROOT": str(project_root), "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path,
+                       "QUERY_STRING": query, "REQUEST_METHOD": self.command, "REMOTE_USER": user,
+                       "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+                       "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""), "PATH": "/usr/bin:/bin"}
+                out = subprocess.run(["git", "http-backend"], input=body, env=env, stdout=subprocess.PIPE).stdout
+                head, _, payload = out.partition(b"\r\n\r\n")
+                status = 200
+                headers = []
+                for line in head.decode().split("\r\n"):
+                    k, _, v = line.partition(": ")
+                    if k.lower() == "status":
+                        status = int(v.split()[0])
+                    elif k:
+                        headers.append((k, v))
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_git_sync_authenticates_with_username_and_password(dags_repo, tmp_path):
+    img = images.resolve("registry.k8s.io/git-sync/git-sync:v4.4.2")
+    bare = tmp_path / "srv" / "dags.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(dags_repo), str(bare)], check=True)
+    srv = GitHTTP(bare.parent, "fairflow", "t0ken")
+    try:
+        base = {**img.env, "GITSYNC_REPO": f"http://127.0.0.1:{srv.port}/dags.git", "GITSYNC_ONE_TIME": "true",
+                "GITSYNC_USERNAME": "fairflow"}
+        r = subprocess.run([host_path(img, "/git-sync")], env={**base, "GITSYNC_ROOT": str(tmp_path / "ok"),
+                           "GITSYNC_PASSWORD": "t0ken"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=30)
+        assert r.returncode == 0, r.stdout
+        assert (tmp_path / "ok" / "dags.git" / "first_dag.py").exists()   # LINK: the repo URL's leaf, as v4
+        assert "t0ken" not in r.stdout
+        r = subprocess.run([host_path(img, "/git-sync")], env={**base, "GITSYNC_ROOT": str(tmp_path / "bad"),
+                           "GIT_SYNC_PASSWORD": "wrong"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=30)
+        assert r.returncode == 1 and "too many failures, aborting" in r.stdout
+        assert not (tmp_path / "bad" / "dags.git").exists()
+    finally:
+        srv.close()
