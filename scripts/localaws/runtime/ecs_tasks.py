@@ -87,7 +87,7 @@ class LiveContainer:
         self.last_status = "PENDING"
         self.exit_code = None
         self.reason = None
-        self.health_status = "UNKNOWN" if cdef.get("healthCheck") else None
+        self.health_status = "UNKNOWN"     # as ECS reports a container without a health check too
         self.network_bindings = [
             {"bindIP": private_ip, "containerPort": pm.get("containerPort"),
              "hostPort": pm.get("hostPort") or pm.get("containerPort"), "protocol": pm.get("protocol", "tcp")}
@@ -1007,12 +1007,13 @@ def stop(task_arn, reason=None, stop_code="UserInitiated"):
 
 
 def stop_all(timeout=10):
-    for tr in runs():
-        tr.request_stop("ServiceSchedulerInitiated", "Task stopped: the local AWS is shutting down")
-    deadline = time.time() + timeout
+    """At shutdown: every task stops (containers get 3 s after SIGTERM at most)."""
     for tr in runs():
         for c in tr.containers:
             c.stop_timeout = min(c.stop_timeout, 3)
+    for tr in runs():
+        tr.request_stop("ServiceSchedulerInitiated", "Task stopped: the local AWS is shutting down")
+    deadline = time.time() + timeout
     for tr in runs():
         tr.done.wait(max(0.1, deadline - time.time()))
 
