@@ -1160,6 +1160,10 @@ def apply():
     def __init__(self, *a, **kw):
         orig_init(self, *a, **kw)
         _fix_public_ip(self)
+        ip = getattr(self, "private_ip", None)
+        if ip:      # at once: a mount target or task created in the same request must not get it too
+            with net._lock:
+                net._allocated.setdefault(ip, f"ec2 instance {self.id}")
         _wake.set()
 
     def start(self, *a, **kw):
