@@ -282,7 +282,7 @@ def launch(backend, cluster, task_definition_arn, *, started_by=None, group=None
         for _ in range(int(count or 1)):
             owner = f"ecs-task:{uuid.uuid4()}"
             if td.network_mode == "awsvpc":
-                subnet = network_configuration["awsvpcConfiguration"]["subnets"][0]
+                subnet = _pick_subnet(network_configuration["awsvpcConfiguration"]["subnets"])
                 ip = net.allocate_in_subnet(subnet, backend.account_id, backend.region_name, owner)
             else:
                 ip = net.allocate("10.255.0.0/16", owner)
@@ -297,7 +297,7 @@ def launch(backend, cluster, task_definition_arn, *, started_by=None, group=None
                                 platform_version=platform_version or ("1.4.0" if launch_type == "FARGATE" else None))
                 if mode == "awsvpc":
                     task.network_configuration = network_configuration
-                    _attach_eni(task, backend, network_configuration, ip)
+                    _attach_eni(task, backend, network_configuration, subnet, ip)
             except Exception:
                 net.release(ip)
                 raise
@@ -316,19 +316,31 @@ def launch(backend, cluster, task_definition_arn, *, started_by=None, group=None
     return out
 
 
-def _attach_eni(task, backend, network_configuration, ip):
+_subnet_turn = {}
+
+
+def _pick_subnet(subnets):
+    """ECS spreads a service's tasks over the subnets (AZs) it may use: take them in turn."""
+    key = tuple(subnets)
+    i = _subnet_turn.get(key, 0)
+    _subnet_turn[key] = i + 1
+    return subnets[i % len(subnets)]
+
+
+def _attach_eni(task, backend, network_configuration, subnet, ip):
     from moto.ec2.models import ec2_backends
     conf = network_configuration["awsvpcConfiguration"]
-    subnet = conf["subnets"][0]
     ec2 = ec2_backends[backend.account_id][backend.region_name]
+    att_id = str(uuid.uuid4())
     eni = ec2.create_network_interface(subnet=ec2.get_subnet(subnet), private_ip_address=ip,
                                        group_ids=conf.get("securityGroups") or [],
                                        description=f"arn:aws:ecs:{backend.region_name}:{backend.account_id}:"
-                                                   f"attachment/{task.id}")
+                                                   f"attachment/{att_id}")
     eni.status = "in-use"
     eni.device_index = 1
+    task.subnet_id = subnet
     task.attachments.append({
-        "id": str(uuid.uuid4()), "type": "ElasticNetworkInterface", "status": "PRECREATED",
+        "id": att_id, "type": "ElasticNetworkInterface", "status": "PRECREATED",
         "details": [{"name": "subnetId", "value": subnet}, {"name": "networkInterfaceId", "value": eni.id},
                     {"name": "macAddress", "value": eni.mac_address},
                     {"name": "privateDnsName", "value": net.hostname_of(ip, backend.region_name)},
@@ -365,8 +377,7 @@ def _init_model(tr, td, network_configuration):
     if network_configuration and tr.eni_id:
         from moto.ec2.models import ec2_backends
         try:
-            subnet = ec2_backends[tr.account][tr.region].get_subnet(
-                network_configuration["awsvpcConfiguration"]["subnets"][0])
+            subnet = ec2_backends[tr.account][tr.region].get_subnet(t.subnet_id)
             t.availability_zone = subnet.availability_zone
         except Exception:  # noqa: BLE001
             t.availability_zone = f"{tr.region}a"
@@ -840,28 +851,32 @@ def _teardown(tr):
     was_running = tr.last_status == "RUNNING"
     tr.set_status("DEACTIVATING" if was_running else "STOPPING")
     tr.set_status("STOPPING")
-    # SIGTERM every running container, SIGKILL after its stopTimeout
+    # SIGTERM, SIGKILL after each container's stopTimeout; in reverse dependsOn order, as ECS: a container
+    # is stopped once no running container depends on it.
     deadline = {}
-    for c in tr.containers:
-        if c.proc is not None and c.proc.poll() is None:
-            try:
-                os.kill(c.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            deadline[c.name] = time.time() + c.stop_timeout
     while True:
         alive = [c for c in tr.containers if c.proc is not None and c.state != "STOPPED"]
         if not alive:
             break
+        names = {c.name for c in alive}
+        wave = [c for c in alive if not any(c.name in {d.get("containerName") for d in x.cdef.get("dependsOn") or []}
+                                            for x in alive if x is not c)] or alive
         now = time.time()
-        for c in alive:
-            if now >= deadline.get(c.name, now):
+        for c in wave:
+            if c.name not in deadline:
+                try:
+                    os.kill(c.proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                deadline[c.name] = now + c.stop_timeout
+            elif now >= deadline[c.name]:
                 if c.cg:
                     core.kill_cgroup(c.cg)
                 try:
                     c.proc.kill()
                 except (ProcessLookupError, OSError):
                     pass
+        _ = names
         with tr.cond:
             tr.cond.wait(0.2)
     with core.LOCK:
