@@ -118,7 +118,8 @@ class Server:
         self.restore_snap = restore_snap
         self.home = core.path("rds", f"{self.db_id}-{_next()}")
         self.datadir = os.path.join(self.home, "data")
-        self.sock = os.path.join(self.home, "mysqld.sock")
+        # a Unix socket path has at most 107 bytes: keep it short, whatever the instance's name
+        self.sock = core.path("rds-sock", f"{_next()}.sock")
         self.cg = None
         self.proc = None
         self.status = "creating"
@@ -302,6 +303,9 @@ class Server:
     def _op_delete(self, _):
         self._stop_server()
         shutil.rmtree(self.home, ignore_errors=True)
+        for p in (self.sock, self.sock + ".lock"):
+            if os.path.exists(p):
+                os.unlink(p)
         self.gone = True
         self.publish("deleted", moto_db=False)
         net.HOSTS.remove(self.address, self.private_ip)
