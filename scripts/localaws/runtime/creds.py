@@ -130,8 +130,9 @@ def _role_policies(iam, role_name):
     return docs
 
 
-def can_read_secret(role_arn, account, region, secret_arn):
-    """(allowed, denial text) for secretsmanager:GetSecretValue by role_arn on secret_arn. Caller holds LOCK.
+def can_read_secret(role_arn, account, region, secret_arn, action="secretsmanager:GetSecretValue"):
+    """(allowed, None) for `action` (GetSecretValue, or ssm:GetParameters) by role_arn on the resource. Caller
+    holds LOCK.
     A role that does not exist in IAM is treated as allowed (moto's CloudFormation may not create IAM
     roles the way AWS does); a role that exists is evaluated by moto's policy evaluation."""
     from moto.utilities.utils import get_partition
@@ -145,7 +146,7 @@ def can_read_secret(role_arn, account, region, secret_arn):
         return True, None
     permitted = False
     for doc in _role_policies(iam, role_name):
-        r = IAMPolicy(doc).is_action_permitted("secretsmanager:GetSecretValue", secret_arn)
+        r = IAMPolicy(doc).is_action_permitted(action, secret_arn)
         if r == PermissionResult.DENIED:
             permitted = False
             break

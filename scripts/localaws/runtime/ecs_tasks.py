@@ -538,6 +538,14 @@ def _secret_value(tr, value_from):
         region = sid.split(":")[3]
         name = sid.split(":parameter", 1)[1]
     be = ssm_backends[tr.account][region]
+    if role:
+        par_arn = f"arn:aws:ssm:{region}:{tr.account}:parameter/{name.lstrip('/')}"
+        ok, _ = creds.can_read_secret(role, tr.account, tr.region, par_arn, "ssm:GetParameters")
+        if not ok:
+            raise SetupError(f"{_SSM}AccessDeniedException: User: arn:aws:sts::{tr.account}:assumed-role/"
+                             f"{role.split('/')[-1]}/{tr.id} is not authorized to perform: ssm:GetParameters on "
+                             f"resource: {par_arn} because no identity-based policy allows the ssm:GetParameters "
+                             f"action\n\tstatus code: 400, request id: {rid}")
     p = be.get_parameter(name)
     if p is None:
         raise SetupError(f"{_SSM}invalid parameters: {name}")
