@@ -199,6 +199,12 @@ def test_ssh_to_the_reported_address_with_the_key_pair_and_the_published_host_ke
     user, root_uid, efs_ip, shim, sudo_shim = r.stdout.split()
     assert (user, root_uid, shim, sudo_shim) == ("ec2-user", "0", "/usr/sbin/mount.efs", "/usr/sbin/mount.efs")
     assert efs_ip.startswith("127.61.1.")
+    # TCP forwarding (db tunnel) resolves names in the VPC: the instance's own private DNS name -> its sshd
+    private_name = "ip-" + d["PrivateIpAddress"].replace(".", "-") + ".ec2.internal"
+    fwd = subprocess.run(["ssh", "-i", lab["key"], "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                          "-o", f"UserKnownHostsFile={kh}", "-W", f"{private_name}:22", f"ec2-user@{address}"],
+                         stdin=subprocess.DEVNULL, capture_output=True, timeout=15)
+    assert fwd.stdout.startswith(b"SSH-2.0-OpenSSH"), fwd.stderr
     # a key the instance does not know is refused
     other = lab["dir"] / "eic"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
