@@ -255,11 +255,35 @@ def test_faults_are_ecs_shaped(env):
     no_efs = register(env, "no-efs", [{"name": "x", "image": "python:3.12-slim", "command": ["true"],
                                        "mountPoints": [{"sourceVolume": "v", "containerPath": "/mnt/v"}]}],
                       volumes=[{"name": "v", "efsVolumeConfiguration": {"fileSystemId": "fs-0123456789abcdef0"}}])
+    no_group = register(env, "no-log-group", [{"name": "x", "image": "python:3.12-slim", "command": ["true"],
+                                               "logConfiguration": {"logDriver": "awslogs", "options": {
+                                                   "awslogs-group": "/not/there", "awslogs-region": "us-east-1",
+                                                   "awslogs-stream-prefix": "x"}}}])
+    no_prog = register(env, "no-program", [{"name": "x", "image": "python:3.12-slim", "command": ["no-such-program"]}])
     u, p, e = run(env, unknown)[0], run(env, taken)[0], run(env, no_efs)[0]
-    tasks = {t["taskArn"]: t for t in wait_for(env, [u, p, e], stopped, timeout=60)}
+    g, n = run(env, no_group)[0], run(env, no_prog)[0]
+    tasks = {t["taskArn"]: t for t in wait_for(env, [u, p, e, g, n], stopped, timeout=60)}
     assert tasks[u]["stopCode"] == "TaskFailedToStart"
     assert tasks[u]["stoppedReason"].startswith("CannotPullContainerError:")
     by = {c["name"]: c for c in tasks[p]["containers"]}
     assert tasks[p]["stoppedReason"] == "Essential container in task exited"
     assert 1 in (by["a"].get("exitCode"), by["b"].get("exitCode"))     # the loser's own error and exit code
     assert tasks[e]["stoppedReason"].startswith("ResourceInitializationError: failed to invoke EFS utils")
+    assert tasks[g]["stoppedReason"].startswith("ResourceInitializationError: failed to validate logger args")
+    assert "The specified log group does not exist" in tasks[g]["stoppedReason"]
+    assert tasks[n]["stopCode"] == "TaskFailedToStart"
+    assert 'exec: "no-such-program": executable file not found in $PATH' in tasks[n]["stoppedReason"]
+    assert tasks[n]["stoppedReason"].startswith("CannotStartContainerError:")
+
+
+def test_a_container_that_ignores_sigterm_is_killed_after_its_stop_timeout(env):
+    td = register(env, "stubborn", [{"name": "x", "image": "python:3.12-slim", "stopTimeout": 2, "command": [
+        "python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"]}])
+    arn = run(env, td)[0]
+    wait_for(env, [arn], lambda t: t["lastStatus"] == "RUNNING")
+    t0 = time.time()
+    env["ecs"].stop_task(cluster=CLUSTER, task=arn)
+    t = wait_for(env, [arn], stopped)[0]
+    took = time.time() - t0
+    assert 2 <= took < 8, took
+    assert t["containers"][0]["exitCode"] == 137      # SIGKILL, as Docker reports it
