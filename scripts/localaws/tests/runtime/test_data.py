@@ -57,6 +57,8 @@ def vpc(run_aws):
     s2 = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.40.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
     run_aws.client("rds").create_db_subnet_group(DBSubnetGroupName="data-sg", DBSubnetGroupDescription="t",
                                                  SubnetIds=[s1, s2])
+    run_aws.client("elasticache").create_cache_subnet_group(
+        CacheSubnetGroupName="data-redis", CacheSubnetGroupDescription="t", SubnetIds=[s1, s2])
     return vpc_id, [s1, s2]
 
 
@@ -166,8 +168,6 @@ def redis_call(ip, port, *cmds, tls_ca=None, timeout=3):
 
 def test_elasticache_replication_group_is_redis_with_tls_and_auth(run_aws, vpc):
     ec = run_aws.client("elasticache")
-    _, subnets = vpc
-    ec.create_cache_subnet_group(CacheSubnetGroupName="data-redis", CacheSubnetGroupDescription="t", SubnetIds=subnets)
     token = "auth-token-0123456789abcdef"
     made = ec.create_replication_group(ReplicationGroupId="data-rg", ReplicationGroupDescription="broker",
                                        Engine="redis", CacheNodeType="cache.t4g.micro", NumNodeGroups=1,
@@ -205,6 +205,22 @@ def test_elasticache_replication_group_is_redis_with_tls_and_auth(run_aws, vpc):
     assert not listener_pids(primary, 6379) and not listener_pids(reader, 6379)
     with pytest.raises(AssertionError):
         resolve(run_aws, ng["PrimaryEndpoint"]["Address"])
+
+
+def test_elasticache_cache_cluster_is_a_plain_redis_server(run_aws, vpc):
+    ec = run_aws.client("elasticache")
+    made = ec.create_cache_cluster(CacheClusterId="data-cc", Engine="redis", CacheNodeType="cache.t4g.micro",
+                                   NumCacheNodes=1, CacheSubnetGroupName="data-redis")["CacheCluster"]
+    assert made["CacheClusterStatus"] == "creating"
+    wait_for(lambda: ec.describe_cache_clusters(CacheClusterId="data-cc")["CacheClusters"][0]["CacheClusterStatus"]
+             == "available", 30, "cache cluster available")
+    ip = resolve(run_aws, "data-cc.abc123.0001.use1.cache.amazonaws.com")
+    assert ip.startswith("127.40.1.")
+    assert redis_call(ip, 6379, "PING", "SET a 1", "GET a") == ["+PONG", "+OK", "1\r\n"]
+    pids = listener_pids(ip, 6379)
+    ec.delete_cache_cluster(CacheClusterId="data-cc")
+    wait_for(lambda: not ec.describe_cache_clusters()["CacheClusters"], 30, "cache cluster gone")
+    assert pids and not any(os.path.exists(f"/proc/{p}") for p in pids) and not listener_pids(ip, 6379)
 
 
 def test_efs_file_system_mount_targets_and_access_point_root(run_aws, vpc):
@@ -352,6 +368,12 @@ def test_rds_managed_master_password_is_generated_into_its_secret_and_works(run_
     ip = resolve(run_aws, db["Endpoint"]["Address"])
     r = sql(ip, db["Endpoint"]["Port"], "owner", doc["password"], "SELECT CURRENT_USER()")
     assert r.returncode == 0 and r.stdout.strip() == "owner@%", r.stderr
+    # reboot restarts the server for real
+    before = listener_pids(ip, 3306)
+    assert rds.reboot_db_instance(DBInstanceIdentifier="data-managed")["DBInstance"]["DBInstanceStatus"] == "rebooting"
+    wait_db(rds, "data-managed")
+    after = listener_pids(ip, 3306)
+    assert after and not (after & before)
     rds.delete_db_instance(DBInstanceIdentifier="data-managed", SkipFinalSnapshot=True)
     wait_for(lambda: not listener_pids(ip, 3306), 30, "server stopped")
 
