@@ -275,6 +275,10 @@ sys.exit(32 if r.returncode else 0)
 '''
 
 
+class _NoSSH(Exception):
+    pass
+
+
 _PROVIDES = {"amazon-efs-utils": "mount.efs (the local AWS's: bind-mounts the file system's directory)",
              "mariadb105": "the host's MariaDB client (mysql, mariadb)"}
 
@@ -327,7 +331,7 @@ class Agent:
         d = self.dir
         keys = os.path.join(d, "etc-ssh")
         os.makedirs(keys, exist_ok=True)
-        for t in ("ecdsa", "ed25519", "rsa"):
+        for t in ("ecdsa", "ed25519", "rsa") if shutil.which("ssh-keygen") else ():
             f = os.path.join(keys, f"ssh_host_{t}_key")
             if not os.path.exists(f):
                 subprocess.run(["ssh-keygen", "-q", "-t", t, "-N", "", "-f", f, "-C", f"root@{self.info['hostname']}"],
@@ -428,6 +432,8 @@ class Agent:
                 ready, _, _ = select.select([self.holder.stdout], [], [], 10)
                 if not ready or self.holder.stdout.readline().strip() != b"ready":
                     raise RuntimeError(f"the instance's namespace did not come up: {self._tail('os.log')}")
+                if not (os.path.exists("/usr/sbin/sshd") and shutil.which("ssh-keygen")):
+                    raise _NoSSH("OpenSSH is not installed (scripts/lib/install-ssm-bastion.sh): no sshd")
                 os.makedirs("/run/sshd", exist_ok=True)
                 self.sshd = core.spawn(["nsenter", "-t", str(self.holder.pid), "-m", "-u", "--",
                                         "/usr/sbin/sshd", "-D", "-f", os.path.join(d, "sshd_config"),
@@ -442,6 +448,15 @@ class Agent:
                         break
                     except OSError:
                         time.sleep(0.05)
+            except _NoSSH as e:
+                core.log(f"ssm: instance {self.id}: {e}")
+            except Exception as e:  # noqa: BLE001 - reported, instance stays without agent
+                self.boot_error = str(e)
+                core.log(f"ssm: instance {self.id} did not boot: {e}")
+                self._kill()
+                self.state = "down"
+                return
+            try:
                 self.console = self._console_text()
                 self.state = "up"
                 if self.info["ssm_ok"]:
@@ -484,6 +499,8 @@ class Agent:
         fps, pubs = [], []
         for t in ("ecdsa", "ed25519", "rsa"):
             pub = os.path.join(keys, f"ssh_host_{t}_key.pub")
+            if not os.path.exists(pub):
+                continue
             r = subprocess.run(["ssh-keygen", "-l", "-f", pub], capture_output=True, text=True)
             fps.append(r.stdout.strip())
             with open(pub) as f:

@@ -238,6 +238,13 @@ def test_stopped_instance_loses_its_agent_and_sshd(lab, run_aws):
         socket.create_connection((address, 22), timeout=1).close()
     cg = f"/sys/fs/cgroup/unified/fairflow-local-aws-{run_aws['LOCAL_AWS_PID']}/ec2-{lab['id']}"
     assert wait_for(lambda: not os.path.exists(cg), timeout=5, what="the instance's cgroup to go")
+    # started again: Online, sshd back with the same host keys (they live on its root volume)
+    keys = open(known_hosts_from_console(lab, address)).read()
+    lab["ec2"].start_instances(InstanceIds=[lab["id"]])
+    assert wait_for(lambda: ping(lab, lab["id"]) == "Online", what="Online after start")
+    kh = known_hosts_from_console(lab, address)
+    assert open(kh).read() == keys
+    assert ssh(lab, address, lab["key"], kh, "true").returncode == 0
 
 
 BASTION_TEMPLATE = {
