@@ -8,11 +8,9 @@ never creates stubs such as /entrypoint on the host.  The Airflow venv is instal
 """
 import json
 import os
-import pathlib
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
