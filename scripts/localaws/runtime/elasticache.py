@@ -9,7 +9,9 @@ Replicas run with `--replicaof` the primary. Data under `core.path("elasticache"
   mode), with a server certificate (SANs: every endpoint name of the group and its addresses) signed by the
   runtime's own CA (`ca_path()`, generated with openssl under core.path). Clients that verify
   (`rediss://...?ssl_cert_reqs=required`, as the HA template's broker URL asks) need that CA:
-  `ca_bundle_path()` is the system bundle plus it, meant for SSL_CERT_FILE / REQUESTS_CA_BUNDLE.
+  `ca_bundle_path()` is the system bundle plus it; `sandbox_mounts()` = {"/etc/ssl/certs/ca-certificates.crt":
+  ca_bundle_path()}, the bind mount that makes a task trust it (checked: redis-py 8 and kombu in the airflow
+  3.3.2 venv connect with ssl_cert_reqs=required through it, and fail without it).
 - AuthToken: `requirepass` (and `masterauth` on replicas): AUTH <token> as on ElastiCache.
 - Names (net.HOSTS): PrimaryEndpoint (`master.ID.xxxxxx.use1.cache.amazonaws.com`) -> primary,
   ReaderEndpoint (`replica....`) -> the replicas (the primary if none), each member's ReadEndpoint -> itself,
@@ -84,6 +86,12 @@ def ca_bundle_path() -> str:
                 f.write(system.rstrip("\n") + "\n" + open(ca).read())
             os.replace(out + ".tmp", out)
     return out
+
+
+def sandbox_mounts() -> dict:
+    """Container path -> host path for a task or the bastion to trust the runtime's CA with no change to its
+    environment: the bundle over OpenSSL's default CA file (Python's ssl, redis-py, kombu, curl read it)."""
+    return {"/etc/ssl/certs/ca-certificates.crt": ca_bundle_path()}
 
 
 def _openssl(args):

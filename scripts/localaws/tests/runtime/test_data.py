@@ -410,3 +410,16 @@ def test_efs_host_path_creates_access_point_roots_and_fails_like_ecs(tmp_path, m
             rt_efs.host_path(account, "us-east-1", fs_id, access_point_id="fsap-0000000000000000")
         # a path that climbs out stays inside the file system
         assert rt_efs.host_path(account, "us-east-1", fs_id, root_directory="/../..") == str(tmp_path / "efs" / fs_id)
+
+
+def test_elasticache_ca_bundle_adds_the_runtime_ca_to_the_system_bundle(tmp_path, monkeypatch):
+    """What a task mounts over /etc/ssl/certs/ca-certificates.crt to trust ElastiCache TLS (sandbox_mounts)."""
+    from runtime import core, elasticache
+    monkeypatch.setattr(core, "_root", str(tmp_path))
+    mounts = elasticache.sandbox_mounts()
+    bundle = mounts["/etc/ssl/certs/ca-certificates.crt"]
+    text = open(bundle).read()
+    assert open(elasticache.ca_path()).read() in text
+    assert text.count("BEGIN CERTIFICATE") > 1            # the system's CAs stay trusted
+    ctx = ssl.create_default_context(cafile=bundle)
+    assert any(c["subject"] == ((("commonName", "fairflow local AWS ElastiCache CA"),),) for c in ctx.get_ca_certs())
