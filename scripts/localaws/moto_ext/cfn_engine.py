@@ -21,10 +21,12 @@ from .util import tags_list
 _SUB_REF = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
-# Set by runtime/cfn_wait.py under --run: wait_hook(action, logical_id, rtype, resource, rmap) is called after a
-# resource is created (action "CREATE"; returns None, or the reason it failed) and after one is deleted
-# ("DELETE"; waits until it is really gone). None (without --run): nothing waits.
-wait_hook = None
+# Set by runtime/cfn_wait.py under --run (None without it: nothing waits, all is synchronous).
+# waiter.created(lid, rtype, res, rmap) / waiter.deleted(...) return None (done) or poll(): None while the
+# resource is still in progress, "" once it is done, else the reason it failed. Other resources go on
+# meanwhile (as CloudFormation works in parallel); one that depends on a pending resource waits for it.
+# waiter.pause() sleeps a moment with moto's lock released.
+waiter = None
 
 
 class StackOperationFailed(Exception):
@@ -216,6 +218,8 @@ def create_resources(rmap, template, stack):
                       "aws:cloudformation:stack-id": rmap["AWS::StackId"]})
     rmap._ext_frozen = False
     rmap._ext_created = []
+    pending = {}   # lid -> (poll, resource, type): created, still in progress (waiter)
+    deps = dependencies(rmap._resource_json_map) if waiter is not None else {}
     for lid in creation_order(rmap._resource_json_map):
         rj = rmap._resource_json_map[lid]
         cond = rj.get("Condition")
@@ -224,6 +228,8 @@ def create_resources(rmap, template, stack):
         rtype = rj["Type"]
         if lid in rmap._parsed_resources:
             continue
+        if pending:
+            _settle(stack, pending, deps.get(lid, set()), "CREATE")
         event(stack, lid, "", rtype, "CREATE_IN_PROGRESS")
         try:
             if _unsupported(rtype):
@@ -245,14 +251,39 @@ def create_resources(rmap, template, stack):
             tag_resource(rtype, res, tags, rmap._account_id, rmap._region_name)
         except Exception as e:  # noqa: BLE001 - tagging is best effort, but visible
             log(f"tagging {lid} ({rtype}) failed: {_reason(e)}")
-        if wait_hook is not None:
-            reason = wait_hook("CREATE", lid, rtype, res, rmap)
-            if reason:
-                event(stack, lid, physical_id(res), rtype, "CREATE_FAILED", reason)
-                raise StackOperationFailed([lid], reason)
+        poll = waiter.created(lid, rtype, res, rmap) if waiter is not None else None
+        if poll is not None:
+            pending[lid] = (poll, res, rtype)
+            continue
         event(stack, lid, physical_id(res), rtype, "CREATE_COMPLETE")
+    if pending:
+        _settle(stack, pending, set(pending), "CREATE")
     rmap._ext_frozen = True
     return True
+
+
+def _settle(stack, pending, wanted, action):
+    """Polls every pending resource (events as they finish); returns once none of `wanted` is pending.
+    A failure cancels the other pending ones and raises StackOperationFailed."""
+    while True:
+        for lid in list(pending):
+            poll, res, rtype = pending[lid]
+            r = poll()
+            if r is None:
+                continue
+            del pending[lid]
+            if r:
+                event(stack, lid, physical_id(res), rtype, f"{action}_FAILED", r)
+                cancelled = list(pending)
+                for other in cancelled:
+                    _, ores, otype = pending.pop(other)
+                    event(stack, other, physical_id(ores), otype, f"{action}_FAILED",
+                          "Resource creation cancelled" if action == "CREATE" else "Resource deletion cancelled")
+                raise StackOperationFailed([lid] + cancelled, r)
+            event(stack, lid, physical_id(res), rtype, f"{action}_COMPLETE")
+        if not (set(wanted) & set(pending)):
+            return
+        waiter.pause()
 
 
 def _reason(e):
@@ -440,7 +471,15 @@ def delete_resources(rmap, stack, orig_delete_resource, event_prefix="DELETE"):
     """Delete what this stack created, in reverse dependency order. Raises StackOperationFailed."""
     order = creation_order(rmap._resource_json_map)
     failed = []
+    pending = {}   # lid -> (poll, resource, type): deleted, still going (waiter)
+    dependents = {}
+    if waiter is not None:
+        for x, ds in dependencies(rmap._resource_json_map).items():
+            for d in ds:
+                dependents.setdefault(d, set()).add(x)
     for lid in reversed(order):
+        if pending:
+            _settle(stack, pending, dependents.get(lid, set()), "DELETE")
         rj = rmap._resource_json_map[lid]
         res = rmap._parsed_resources.get(lid)
         if res is None or isinstance(res, (str, int, float, list, dict)):
@@ -461,10 +500,14 @@ def delete_resources(rmap, stack, orig_delete_resource, event_prefix="DELETE"):
                 log(f"deleting {lid} ({rtype}) failed: {reason}")
                 failed.append(lid)
                 continue
-        if wait_hook is not None:
-            wait_hook("DELETE", lid, rtype, res, rmap)
         rmap._parsed_resources.pop(lid, None)
+        poll = waiter.deleted(lid, rtype, res, rmap) if waiter is not None else None
+        if poll is not None:
+            pending[lid] = (poll, res, rtype)
+            continue
         event(stack, lid, pid, rtype, "DELETE_COMPLETE")
+    if pending:
+        _settle(stack, pending, set(pending), "DELETE")
     if failed:
         raise StackOperationFailed(failed, f"The following resource(s) failed to delete: [{', '.join(failed)}]. ")
 

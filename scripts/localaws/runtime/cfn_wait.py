@@ -46,60 +46,88 @@ def _cb_reason():
             f"Breaker was triggered'.\" (RequestToken: {uuid.uuid4()}, HandlerErrorCode: GeneralServiceException)")
 
 
-def wait_service(svc, deployment_id):
-    """Returns None when deployment_id reached a steady state, else CloudFormation's failure reason."""
+def service_poll(svc, deployment_id):
+    """poll() for a service's deployment: None while in progress, "" once steady, else CloudFormation's reason."""
     from . import ecs_services
     deadline = time.time() + SERVICE_TIMEOUT
-    while True:
+
+    def poll():
         state, _ = ecs_services.service_state(svc, deployment_id)
         if state == "COMPLETED":
-            return None
+            return ""
         if state == "FAILED":
             return _cb_reason()
         if time.time() > deadline or core.shutting_down():
             return "Resource timed out waiting for completion"
+        return None
+    return poll
+
+
+def wait_service(svc, deployment_id):
+    """Blocks (LOCK released) until deployment_id is steady: None, else CloudFormation's failure reason."""
+    poll = service_poll(svc, deployment_id)
+    while True:
+        r = poll()
+        if r is not None:
+            return r or None
         _sleep_unlocked(POLL)
 
 
-def _wait_rds(res):
+def _rds_poll(res):
     try:
         from . import rds
     except ImportError:
         return None
     fn = getattr(rds, "wait_available", None)
-    if fn is None:
-        return None
     db_id = getattr(res, "db_instance_identifier", None)
-    if not db_id:
+    if fn is None or not db_id:
         return None
-    lock = core.LOCK
-    state = lock._release_save() if lock._is_owned() else None
-    try:
-        fn(db_id, timeout=SERVICE_TIMEOUT, account_id=getattr(res, "account_id", None))
-        return None
-    except Exception as e:  # noqa: BLE001 - DBNotAvailable(reason)
-        if str(e).endswith("not found"):
-            return None   # not a server the runtime runs
-        return f"Resource handler returned message: \"{e}\" (HandlerErrorCode: NotStabilized)"
-    finally:
-        if state is not None:
-            lock._acquire_restore(state)
+    deadline = time.time() + SERVICE_TIMEOUT
+
+    def poll():
+        try:
+            fn(db_id, timeout=0, account_id=getattr(res, "account_id", None))
+            return ""
+        except Exception as e:  # noqa: BLE001 - rds.DBNotAvailable(reason)
+            msg = str(e)
+            if msg.endswith("not found"):
+                return ""      # not a server the runtime runs
+            if "did not become available within" in msg:
+                if time.time() > deadline or core.shutting_down():
+                    return "Resource timed out waiting for completion"
+                return None
+            return f"Resource handler returned message: \"{msg}\" (HandlerErrorCode: NotStabilized)"
+    return poll
 
 
-def wait_hook(action, lid, rtype, res, rmap):
-    if not _in_cfn_thread():
+class Waiter:
+    """cfn_engine's waiter: which created/deleted resources CloudFormation waits for."""
+
+    @staticmethod
+    def created(lid, rtype, res, rmap):
+        if not _in_cfn_thread():
+            return None
+        from . import ecs_services
+        if rtype == "AWS::ECS::Service":
+            return service_poll(res, ecs_services.primary_id(res))
+        if rtype == "AWS::RDS::DBInstance":
+            return _rds_poll(res)
         return None
-    from . import ecs_services
-    if rtype == "AWS::ECS::Service" and action == "CREATE":
-        return wait_service(res, ecs_services.primary_id(res))
-    if rtype == "AWS::ECS::Service" and action == "DELETE":
+
+    @staticmethod
+    def deleted(lid, rtype, res, rmap):
+        if not _in_cfn_thread() or rtype != "AWS::ECS::Service":
+            return None
+        from . import ecs_services
         deadline = time.time() + 600
-        while not ecs_services.drained(res) and time.time() < deadline and not core.shutting_down():
-            _sleep_unlocked(POLL)
-        return None
-    if rtype == "AWS::RDS::DBInstance" and action == "CREATE":
-        return _wait_rds(res)
-    return None
+
+        def poll():
+            return "" if ecs_services.drained(res) or time.time() > deadline or core.shutting_down() else None
+        return poll
+
+    @staticmethod
+    def pause():
+        _sleep_unlocked(POLL)
 
 
 # ---------------------------------------------------------------- operations in the background
@@ -220,7 +248,7 @@ def apply():
     from moto_ext.check import require
     require(M.Stack, "create_resources", "update")
     require(M.CloudFormationBackend, "delete_stack", "execute_change_set", "update_stack")
-    cfn_engine.wait_hook = wait_hook
+    cfn_engine.waiter = Waiter()
 
     orig_create_resources = M.Stack.create_resources
 

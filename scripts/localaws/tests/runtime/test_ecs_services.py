@@ -226,7 +226,11 @@ def _template(env, script, desired=1):
                                         "MaximumPercent": 200, "MinimumHealthyPercent": 100},
             "ServiceRegistries": [{"RegistryArn": {"Fn::GetAtt": ["Discovery", "Arn"]}}],
             "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": {"Ref": "Subnets"},
-                                                             "SecurityGroups": [{"Ref": "Sg"}]}}}}}})
+                                                             "SecurityGroups": [{"Ref": "Sg"}]}}}},
+        "Second": {"Type": "AWS::ECS::Service", "Properties": {
+            "Cluster": {"Ref": "Cluster"}, "TaskDefinition": {"Ref": "Task"}, "LaunchType": "FARGATE",
+            "DesiredCount": 1, "NetworkConfiguration": {"AwsvpcConfiguration": {
+                "Subnets": {"Ref": "Subnets"}, "SecurityGroups": [{"Ref": "Sg"}]}}}}}})
 
 
 def _params(env):
@@ -261,7 +265,11 @@ def test_a_stack_with_a_service_is_in_progress_until_the_service_is_steady(env):
     cluster = res["Cluster"].split("/")[-1]
     s = ecs.describe_services(cluster=cluster, services=[res["Service"]])["services"][0]
     assert s["runningCount"] == 1 and s["deployments"][0]["rolloutState"] == "COMPLETED"
-    running = ecs.list_tasks(cluster=cluster)["taskArns"]
+    # both services were created before either was complete (CloudFormation waits in parallel)
+    order = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in
+             cfn.describe_stack_events(StackName="svc-ok")["StackEvents"][::-1]]
+    assert order.index(("Second", "CREATE_IN_PROGRESS")) < order.index(("Service", "CREATE_COMPLETE"))
+    running = ecs.list_tasks(cluster=cluster, serviceName=s["serviceName"])["taskArns"]
     # the task's address under its Cloud Map name, in the shared hosts file and in Cloud Map
     task = ecs.describe_tasks(cluster=cluster, tasks=running)["tasks"][0]
     ip = next(d["value"] for a in task["attachments"] for d in a["details"] if d["name"] == "privateIPv4Address")
@@ -288,6 +296,7 @@ def test_a_stack_with_a_service_is_in_progress_until_the_service_is_steady(env):
     cmd = ecs.describe_task_definition(taskDefinition=s["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]
     assert cmd["command"][-1] == SERVER
     running = ecs.list_tasks(cluster=cluster)["taskArns"]
+    assert len(running) == 2
 
     cfn.delete_stack(StackName="svc-ok")
     wait_for("the stack deleted", lambda: not [x for x in cfn.list_stacks()["StackSummaries"]
@@ -306,7 +315,10 @@ def test_a_stack_whose_service_crash_loops_rolls_back_with_the_reason(env):
     ev = cfn.describe_stack_events(StackName="svc-bad")["StackEvents"]
     failed = [e for e in ev if e["LogicalResourceId"] == "Service" and e["ResourceStatus"] == "CREATE_FAILED"]
     assert failed and "ECS Deployment Circuit Breaker was triggered" in failed[0]["ResourceStatusReason"]
-    assert any(e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS" and "[Service]" in e["ResourceStatusReason"]
-               for e in ev)
+    # the other service, still in progress, is cancelled; both are named in the stack's reason
+    assert [e["ResourceStatusReason"] for e in ev if e["LogicalResourceId"] == "Second"
+            and e["ResourceStatus"] == "CREATE_FAILED"] == ["Resource creation cancelled"]
+    assert [e["ResourceStatusReason"] for e in ev if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS"] == [
+        "The following resource(s) failed to create: [Service, Second]. Rollback requested by user."]
     assert any(e["LogicalResourceId"] == "Service" and e["ResourceStatus"] == "DELETE_COMPLETE" for e in ev)
     cfn.delete_stack(StackName="svc-bad")
