@@ -115,6 +115,17 @@ def test_two_tasks_listen_on_one_port_each_at_its_own_address_and_stop_by_user(e
         pids = open(f"{cg_root}/task-{t['taskArn'].split('/')[-1]}/web/cgroup.procs").read().split()
         assert pids and "ThreadingHTTPServer" in open(f"/proc/{pids[0]}/cmdline").read()
     assert set(arns) <= set(env["ecs"].list_tasks(cluster=CLUSTER)["taskArns"])
+    # from another task: the first one by its private DNS name and by its private IP (as inside a VPC)
+    name = "ip-" + ips[0].replace(".", "-") + ".ec2.internal"
+    client = register(env, "client", [{"name": "c", "image": "python:3.12-slim", "logConfiguration": awslogs(
+        "/test/web", "client"), "command": ["python3", "-u", "-c",
+                                            "import sys, urllib.request as u\n"
+                                            "for url in sys.argv[1:]: print(url, u.urlopen(url).read().decode())",
+                                            f"http://{name}:8080/", f"http://{ips[0]}:8080/"]}])
+    c_arn = run(env, client)[0]
+    assert wait_for(env, [c_arn], stopped)[0]["containers"][0]["exitCode"] == 0
+    assert log_lines(env, "/test/web", f"client/c/{c_arn.split('/')[-1]}", f"http://{ips[0]}") == [
+        f"http://{name}:8080/ {name}", f"http://{ips[0]}:8080/ {name}"]
     r = env["ecs"].stop_task(cluster=CLUSTER, task=arns[0])["task"]
     assert r["desiredStatus"] == "STOPPED"
     t0 = wait_for(env, arns[:1], stopped)[0]
