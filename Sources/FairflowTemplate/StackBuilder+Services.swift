@@ -167,8 +167,10 @@ extension StackBuilder {
             ("AWS_DEFAULT_REGION", CFN.ref("AWS::Region")),
             ("DAG_REPOSITORY", .string(o.dagRepository)),
             ("RDS_SECRET_ARN", CFN.ref("DbSecret")),
-            ("DB_HOST", CFN.getAtt("Database", "Endpoint.Address")),
-            ("DB_PORT", CFN.getAtt("Database", "Endpoint.Port")),
+            // Not DB_HOST/DB_PORT: the official image's entrypoint reads those as the host and port of its
+            // broker check, so every Celery component would probe the database instead of Redis.
+            ("METADATA_DB_HOST", CFN.getAtt("Database", "Endpoint.Address")),
+            ("METADATA_DB_PORT", CFN.getAtt("Database", "Endpoint.Port")),
             ("DB_NAME", "airflow"),
             ("REDIS_HOST", redisHost),
             ("CLUSTER", CFN.ref("Cluster")),
@@ -194,7 +196,7 @@ extension StackBuilder {
 
     /// Builds the DB URIs from the injected credentials (the password stays out of the template).
     static let databaseExports = """
-        export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="mysql+mysqldb://${DB_USER}:${DB_PASSWORD}@${DB_HOST}:${DB_PORT}/${DB_NAME}"; \
+        export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="mysql+mysqldb://${DB_USER}:${DB_PASSWORD}@${METADATA_DB_HOST}:${METADATA_DB_PORT}/${DB_NAME}"; \
         export AIRFLOW__CELERY__RESULT_BACKEND="db+${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}";
         """
     /// Then hands over to the official image's entrypoint.
@@ -216,7 +218,7 @@ extension StackBuilder {
         ]
         if let port { c.append(("PortMappings", [["ContainerPort": .int(port), "Protocol": "tcp"]])) }
         // A container that only talks to the database gets only the database's settings and credentials.
-        let dbKeys: Set<String> = ["AIRFLOW__DATABASE__SQL_ENGINE_COLLATION_FOR_IDS", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"]
+        let dbKeys: Set<String> = ["AIRFLOW__DATABASE__SQL_ENGINE_COLLATION_FOR_IDS", "METADATA_DB_HOST", "METADATA_DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"]
         let env = databaseOnly ? airflowEnvironment.filter { dbKeys.contains($0.0) } : airflowEnvironment
         let secrets = databaseOnly ? airflowSecrets.filter { dbKeys.contains($0.0) } : airflowSecrets
         c.append(("Environment", keyValues(env + extraEnv)))
@@ -305,9 +307,11 @@ extension StackBuilder {
             let lg = logGroupId(c)
             switch c {
             case .apiServer, .webserver:
-                // The migration gates the rollout: the UI container starts only if `airflow db migrate`
-                // exited 0, and a failed task trips the circuit breaker, which rolls the deployment back.
-                let migrate = airflowContainer("db-migrate", command: ["version"], logGroup: lg, essential: false,
+                // The migration gates the rollout: the UI container starts only if the schema is at the
+                // release's head afterwards (the entrypoint runs `airflow db migrate || true`, so its own exit
+                // status says nothing), and a failed task trips the circuit breaker, which rolls back.
+                let migrate = airflowContainer("db-migrate", command: ["db", "check-migrations", "--migration-wait-timeout", "60"],
+                    logGroup: lg, essential: false,
                     extraEnv: [("_AIRFLOW_DB_MIGRATE", "true"), ("_AIRFLOW_WWW_USER_CREATE", "true"),
                                ("_AIRFLOW_WWW_USER_USERNAME", "admin"), ("_AIRFLOW_WWW_USER_FIRSTNAME", "Airflow"),
                                ("_AIRFLOW_WWW_USER_LASTNAME", "Admin"), ("_AIRFLOW_WWW_USER_EMAIL", "admin@example.com"),
