@@ -1,4 +1,4 @@
-"""The ECS container credentials endpoint: task role credentials served to a task's processes.
+"""The ECS container credentials endpoint (task role credentials) and the task metadata endpoint v4.
 
 On ECS the agent serves http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI. Here one small HTTP
 server listens on 127.0.0.1:PORT (a free port) and every task gets
@@ -7,6 +7,9 @@ server listens on 127.0.0.1:PORT (a free port) and every task gets
 which every AWS SDK honours. Each GET returns temporary credentials of the task role, made by moto's STS
 AssumeRole (session name = the task id, as ECS does), so moto's IAM authorization evaluates the role's
 policies for every call the task makes. Credentials are cached until 15 minutes before they expire.
+
+The same server answers ECS_CONTAINER_METADATA_URI_V4 (`register_metadata`): GET URI (the container) and
+GET URI/task (the task), with the fields of ECS's task metadata v4 that the runtime knows (no stats).
 
 Also here: `can_read_secret(role_arn, secret_arn)` evaluates an execution role's policies (moto's IAM
 policy evaluation) for secretsmanager:GetSecretValue, as ECS does before it injects `secrets`.
@@ -23,6 +26,7 @@ DURATION = 6 * 3600
 _lock = threading.Lock()
 _server = None
 _entries = {}      # id -> dict(role_arn, token, account, region, session, cached)
+_metadata = {}     # id -> fn() -> (container metadata, task metadata): the task metadata endpoint v4
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -41,6 +45,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802
         parts = self.path.split("?")[0].rstrip("/").split("/")
+        if len(parts) >= 3 and parts[1] in ("v3", "v4"):
+            with _lock:
+                fn = _metadata.get(parts[2])
+            if fn is None:
+                return self._send(404, {"message": "no such container"})
+            try:
+                container, task = fn()
+            except Exception as e:  # noqa: BLE001
+                return self._send(500, {"message": str(e)})
+            rest = parts[3:]
+            if not rest:
+                return self._send(200, container)
+            if rest == ["task"]:
+                return self._send(200, task)
+            return self._send(404, {"message": "not provided by the local AWS"})
         cid = parts[-1] if len(parts) >= 4 and parts[1] == "v2" and parts[2] == "credentials" else None
         with _lock:
             entry = _entries.get(cid)
@@ -117,6 +136,18 @@ def unregister(task_arn):
     with _lock:
         for cid in [c for c, e in _entries.items() if e["task_arn"] == task_arn]:
             del _entries[cid]
+        for mid in [m for m, fn in _metadata.items() if getattr(fn, "task_arn", None) == task_arn]:
+            del _metadata[mid]
+
+
+def register_metadata(task_arn, fn):
+    """ECS_CONTAINER_METADATA_URI_V4 for one container: GET it -> fn()[0], GET it + /task -> fn()[1]."""
+    srv = _ensure_server()
+    mid = _secrets.token_hex(16)
+    fn.task_arn = task_arn
+    with _lock:
+        _metadata[mid] = fn
+    return f"http://127.0.0.1:{srv.server_address[1]}/v4/{mid}"
 
 
 def _role_policies(iam, role_name):

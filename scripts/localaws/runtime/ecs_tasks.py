@@ -583,6 +583,8 @@ def _environment(tr, c):
     env["HOSTNAME"] = tr.hostname
     # What ECS (Fargate) itself sets in every container.
     env.update({"AWS_REGION": tr.region, "AWS_DEFAULT_REGION": tr.region, "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE"})
+    uri = creds.register_metadata(tr.arn, lambda: _metadata(tr, c))
+    env.update({"ECS_CONTAINER_METADATA_URI_V4": uri, "ECS_CONTAINER_METADATA_URI": uri.replace("/v4/", "/v3/")})
     # The one addition: where AWS is (SDKs honour AWS_ENDPOINT_URL).
     if core.endpoint():
         env["AWS_ENDPOINT_URL"] = core.endpoint()
@@ -610,6 +612,47 @@ def _environment(tr, c):
     env["FAIRFLOW_TASK_PRIVATE_ADDR"] = tr.private_ip
     env["FAIRFLOW_HOST_PORTS"] = ",".join(str(p) for p in _host_ports())
     return env
+
+
+def _iso(dt):
+    return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def _container_metadata(tr, c):
+    lc = c.cdef.get("logConfiguration") or {}
+    m = {"DockerId": c.model.runtime_id, "Name": c.name, "DockerName": f"ecs-{tr.td.family}-{c.name}",
+         "Image": c.cdef.get("image"), "ImageID": "sha256:" + "0" * 64, "Labels": {
+             "com.amazonaws.ecs.cluster": tr.task.cluster_arn, "com.amazonaws.ecs.container-name": c.name,
+             "com.amazonaws.ecs.task-arn": tr.arn, "com.amazonaws.ecs.task-definition-family": tr.td.family,
+             "com.amazonaws.ecs.task-definition-version": str(tr.td.revision)},
+         "DesiredStatus": "RUNNING" if tr.desired_status == "RUNNING" else "STOPPED",
+         "KnownStatus": c.model.last_status, "Limits": {"CPU": int(c.cdef.get("cpu") or 0)},
+         "Type": "NORMAL", "ContainerARN": c.model.container_arn,
+         "Networks": [{"NetworkMode": tr.td.network_mode or "awsvpc", "IPv4Addresses": [tr.private_ip],
+                       "PrivateDNSName": tr.hostname}]}
+    if c.exit_code is not None:
+        m["ExitCode"] = c.exit_code
+    if c.health is not None:
+        m["Health"] = {"status": c.health}
+    if lc.get("logDriver"):
+        m["LogDriver"] = lc["logDriver"]
+        m["LogOptions"] = dict(lc.get("options") or {})
+        if lc["logDriver"] == "awslogs" and c.log_stream is not None:
+            m["LogOptions"]["awslogs-stream"] = c.log_stream.name
+    return m
+
+
+def _metadata(tr, c):
+    with core.LOCK:
+        t = tr.task
+        task = {"Cluster": t.cluster_arn, "TaskARN": tr.arn, "Family": tr.td.family,
+                "Revision": str(tr.td.revision), "DesiredStatus": t.desired_status, "KnownStatus": t.last_status,
+                "Limits": {"CPU": float(tr.td.cpu or 0) / 1024, "Memory": int(tr.td.memory or 0)},
+                "PullStartedAt": _iso(getattr(t, "pull_started_at", None)),
+                "PullStoppedAt": _iso(getattr(t, "pull_stopped_at", None)),
+                "AvailabilityZone": t.availability_zone, "LaunchType": t.launch_type or "FARGATE",
+                "Containers": [_container_metadata(tr, x) for x in tr.containers]}
+        return _container_metadata(tr, c), {k: v for k, v in task.items() if v is not None}
 
 
 def _host_ports():

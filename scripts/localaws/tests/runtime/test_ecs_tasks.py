@@ -247,13 +247,17 @@ def test_task_role_credentials_work_against_the_local_aws(env):
     # python:3.11-slim here is the host's Python 3.11, which has boto3 (the real image would need pip install)
     td = register(env, "creds", [{"name": "app", "image": "python:3.11-slim", "logConfiguration": awslogs(group, "c"),
                                   "command": ["python3", "-u", "-c",
-                                              "import boto3; print('arn=' + boto3.client('sts').get_caller_identity()['Arn'])"]}],
+                                              "import boto3, json, os, urllib.request as u\n"
+                                              "print('arn=' + boto3.client('sts').get_caller_identity()['Arn'])\n"
+                                              "m = json.load(u.urlopen(os.environ['ECS_CONTAINER_METADATA_URI_V4'] + '/task'))\n"
+                                              "print('metadata=' + m['TaskARN'] + ' ' + m['Containers'][0]['Networks'][0]['IPv4Addresses'][0])"]}],
                   taskRoleArn=role)
     arn = run(env, td)[0]
     t = wait_for(env, [arn], stopped)[0]
     tid = arn.split("/")[-1]
-    lines = log_lines(env, group, f"c/app/{tid}", "arn=")
+    lines = log_lines(env, group, f"c/app/{tid}", "metadata=")
     assert f"arn=arn:aws:sts::{role.split(':')[4]}:assumed-role/app-task/{tid}" in lines, (lines, t)
+    assert f"metadata={arn} {private_ip(t)}" in lines       # the task metadata endpoint v4
     assert t["containers"][0]["exitCode"] == 0
 
 
