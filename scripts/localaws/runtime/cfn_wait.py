@@ -46,12 +46,14 @@ def _cb_reason():
             f"Breaker was triggered'.\" (RequestToken: {uuid.uuid4()}, HandlerErrorCode: GeneralServiceException)")
 
 
-def service_poll(svc, deployment_id):
+def service_poll(svc, deployment_id, stack=None):
     """poll() for a service's deployment: None while in progress, "" once steady, else CloudFormation's reason."""
     from . import ecs_services
     deadline = time.time() + SERVICE_TIMEOUT
 
     def poll():
+        if stack is not None and getattr(stack, "_ext_cancel", False):
+            return "Resource creation cancelled"
         state, _ = ecs_services.service_state(svc, deployment_id)
         if state == "COMPLETED":
             return ""
@@ -73,7 +75,7 @@ def wait_service(svc, deployment_id):
         _sleep_unlocked(POLL)
 
 
-def _rds_poll(res):
+def _rds_poll(res, stack=None):
     try:
         from . import rds
     except ImportError:
@@ -85,6 +87,8 @@ def _rds_poll(res):
     deadline = time.time() + SERVICE_TIMEOUT
 
     def poll():
+        if stack is not None and getattr(stack, "_ext_cancel", False):
+            return "Resource creation cancelled"
         try:
             fn(db_id, timeout=0, account_id=getattr(res, "account_id", None))
             return ""
@@ -108,10 +112,11 @@ class Waiter:
         if not _in_cfn_thread():
             return None
         from . import ecs_services
+        stack = getattr(rmap, "_ext_stack", None)
         if rtype == "AWS::ECS::Service":
-            return service_poll(res, ecs_services.primary_id(res))
+            return service_poll(res, ecs_services.primary_id(res), stack)
         if rtype == "AWS::RDS::DBInstance":
-            return _rds_poll(res)
+            return _rds_poll(res, stack)
         return None
 
     @staticmethod
@@ -275,7 +280,11 @@ def apply():
             (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
         if stack is None or stack.status == "DELETE_IN_PROGRESS":
             return
-        stack.status = "DELETE_IN_PROGRESS"
+        running = _ops.get(stack.stack_id)
+        if running is not None and running.is_alive() and stack.status == "CREATE_IN_PROGRESS":
+            stack._ext_cancel = True     # as CloudFormation: the creation is cancelled, rolled back, then deleted
+        else:
+            stack.status = "DELETE_IN_PROGRESS"
         _background(stack, "delete", lambda: orig_delete_stack(self, stack.stack_id))
     M.CloudFormationBackend.delete_stack = delete_stack
 

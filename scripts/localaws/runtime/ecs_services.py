@@ -353,7 +353,8 @@ def _reconcile(rt):
                 actions.append(_stop_action(rt, group, f"Scaling activity initiated by (deployment {dep_id})"))
             room += 0  # stopping tasks still take room until they are gone
         n = min(want, room)
-        if n > 0 and primary["id"] not in rt.stalled and now >= rt.next_launch_at and svc.task_definition:
+        if n > 0 and primary["id"] not in rt.stalled and now >= rt.next_launch_at and svc.task_definition \
+                and not core.shutting_down():
             _launch(rt, primary, n)
 
     # counts from the tasks' real states
