@@ -801,7 +801,8 @@ def _claim_address(info):
     with net._lock:
         net._allocated.setdefault(ip, f"ec2 instance {info['id']}")
     net.HOSTS.add(info["hostname"], ip)
-    net.HOSTS.add(_public_dns(info), ip)
+    if info["public_ip"]:
+        net.HOSTS.add(_public_dns(info), ip)
 
 
 def _release_address(info):
