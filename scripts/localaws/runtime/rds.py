@@ -431,6 +431,9 @@ def apply():
                 if s.snapshot_type == "automated" and s.db_instance_identifier == db.db_instance_identifier \
                         and key not in _snapshots:
                     _queue_snapshot(srv, s, key)
+        else:
+            core.log(f"rds {db.db_instance_identifier}: engine {db.engine} is not run (mysql/mariadb only); "
+                     "moto's record only")
         return db
 
     @functools.wraps(o["restore_db_instance_from_db_snapshot"])
