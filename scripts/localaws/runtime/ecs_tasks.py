@@ -153,6 +153,7 @@ class CRun:
         self.stop_timeout = int(cdef.get("stopTimeout") or DEFAULT_STOP_TIMEOUT)
         self.output = []              # last lines (for diagnostics and tests without awslogs)
         self.start_error = None       # CannotStartContainerError text when its process could not start
+        self.own = []                 # its writable home dirs: chowned to its user, if it runs as one
 
     @property
     def started(self):
@@ -710,6 +711,7 @@ def _mounts(tr, c, vols):
     for i, d in enumerate(c.image.home_dirs or []):
         src = os.path.join(tr.dir, "containers", c.name, "home", d.strip("/").replace("/", "_") or f"d{i}")
         os.makedirs(src, exist_ok=True)
+        c.own.append(src)
         mounts.append((src, d, False))
     mps = list(c.cdef.get("mountPoints") or [])
     for vf in c.cdef.get("volumesFrom") or []:
@@ -749,7 +751,7 @@ def _start(tr, c):
         core.stub(cwd, True)
     spec = {"mounts": [{"src": s, "dst": d, "ro": ro} for s, d, ro in c.mounts],
             "hosts_file": tr.hosts_file, "hostname": tr.hostname, "env": c.env, "argv": _argv(c),
-            "cwd": cwd, "user": c.cdef.get("user") or c.image.user}
+            "cwd": cwd, "user": c.cdef.get("user") or c.image.user, "own": c.own}
     spec_path = os.path.join(tr.dir, "containers", c.name, "spec.json")
     os.makedirs(os.path.dirname(spec_path), exist_ok=True)
     fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

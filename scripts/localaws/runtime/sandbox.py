@@ -6,9 +6,10 @@ container's cgroup. This process (still root, before exec):
   1. unshare(CLONE_NEWNS | CLONE_NEWUTS) and makes every mount private (nothing leaks to the host);
   2. bind-mounts each {"src", "dst", "ro"} (read-only by a remount), then the task's hosts file over
      /etc/hosts; the mount points (dst) exist on the host already (core.stub, done by the parent);
-  3. sets the host name (ip-10-0-x-y.ec2.internal), changes to the working directory, switches to the
-     container's user (numeric uid[:gid] or a name in the host's /etc/passwd; otherwise stays root and
-     says so on the status pipe's "note" line);
+  3. sets the host name (ip-10-0-x-y.ec2.internal), switches to the container's user (numeric uid[:gid]
+     or a name in the host's /etc/passwd, if that user can execute the program, read the shim and enter
+     the working directory; otherwise stays root and says so on the status pipe's "note" line; the
+     container's own writable dirs, spec "own", are chowned to it), changes to the working directory;
   4. execs the program with exactly the container's environment (LD_PRELOAD = the bind shim and
      FAIRFLOW_TASK_ADDR stay visible: children need them).
 The status fd is close-on-exec: the parent reads EOF (exec succeeded: the container started) or one line
@@ -134,6 +135,23 @@ def _user(spec_user):
     return uid, gid, home, None
 
 
+def _can_run_as(uid, gid, prog, cwd, preload):
+    """Can uid:gid execute prog, read the bind shim and enter cwd? (tried in a child that switches)"""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([gid])
+            os.setgid(gid)
+            os.setuid(uid)
+            shim = (preload or "").split()
+            ok = os.access(prog, os.X_OK) and os.access(cwd, os.X_OK) and all(os.access(s, os.R_OK) for s in shim)
+            os._exit(0 if ok else 1)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    _, st = os.waitpid(pid, 0)
+    return os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0
+
+
 def main():
     spec_path, status_fd = sys.argv[1], int(sys.argv[2])
     os.set_inheritable(status_fd, False)
@@ -152,19 +170,7 @@ def main():
             _check(libc.sethostname(h, len(h)), "sethostname")
         env = dict(spec["env"])
         uid, gid, home, note = _user(spec.get("user"))
-        if note:
-            status.write(f"note {note}\n")
         cwd = spec.get("cwd") or "/"
-        if uid != 0 or gid != 0:
-            os.setgroups([gid])
-            os.setgid(gid)
-            os.setuid(uid)
-            if home and "HOME" not in spec.get("env_explicit", []):
-                env.setdefault("HOME", home)
-        try:
-            os.chdir(cwd)
-        except OSError as e:
-            raise OSError(e.errno, f"chdir to cwd ({cwd}) set in config.json failed: {e.strerror}") from None
         argv = spec["argv"]
         if not argv:
             raise OSError(0, "no command specified")
@@ -176,6 +182,27 @@ def main():
             prog = found
         elif not os.path.exists(prog):
             raise OSError(2, f"exec: \"{prog}\": stat {prog}: no such file or directory")
+        if (uid != 0 or gid != 0) and not _can_run_as(uid, gid, prog, cwd, env.get("LD_PRELOAD")):
+            note = (f"user {spec.get('user')!r} cannot run {prog} here (the host's files are root's): "
+                    "running as root")
+            uid = gid = 0
+        if note:
+            status.write(f"note {note}\n")
+        if uid != 0 or gid != 0:
+            for p in spec.get("own", []):
+                try:
+                    os.chown(p, uid, gid)
+                except OSError:
+                    pass
+            os.setgroups([gid])
+            os.setgid(gid)
+            os.setuid(uid)
+            if home:
+                env.setdefault("HOME", home)
+        try:
+            os.chdir(cwd)
+        except OSError as e:
+            raise OSError(e.errno, f"chdir to cwd ({cwd}) set in config.json failed: {e.strerror}") from None
         sys.stdout.flush()
         os.execve(prog, argv, env)
     except OSError as e:
