@@ -116,7 +116,11 @@ def test_scaled_to_three_runs_three_process_groups_and_back_to_one_stops_two(env
     root = f"/sys/fs/cgroup/unified/fairflow-local-aws-{env['run']['LOCAL_AWS_PID']}"
     wait_for("stopped tasks' cgroups gone", lambda: not any(
         os.path.exists(os.path.join(root, f"task-{a.split('/')[-1]}")) for a in stopped), 20)
-    ecs.delete_service(cluster=env["cluster"], service="scale", force=True)
+
+    # deleted while a task runs: DRAINING, the task stopped, then INACTIVE
+    assert ecs.delete_service(cluster=env["cluster"], service="scale", force=True)["service"]["status"] == "DRAINING"
+    wait_for("INACTIVE", lambda: describe(env, "scale")["status"] == "INACTIVE", 30)
+    assert not service_pids(env, ecs, "scale")
 
 
 def test_a_container_that_exits_at_start_trips_the_breaker_and_rolls_back(env):
