@@ -284,7 +284,11 @@ def launch(backend, cluster, task_definition_arn, *, started_by=None, group=None
             owner = f"ecs-task:{uuid.uuid4()}"
             if td.network_mode == "awsvpc":
                 subnet = _pick_subnet(network_configuration["awsvpcConfiguration"]["subnets"])
-                ip = net.allocate_in_subnet(subnet, backend.account_id, backend.region_name, owner)
+                for _try in range(20):
+                    ip = net.allocate_in_subnet(subnet, backend.account_id, backend.region_name, owner)
+                    if not _ip_taken_in_moto(backend, subnet, ip):
+                        break
+                    # taken by something moto placed itself (an EC2 instance, an ENI): leave it reserved
             else:
                 ip = net.allocate("10.255.0.0/16", owner)
             # moto's own awsvpc branch makes an ENI with a random address (and fails on moto 5.2.1): the task
@@ -318,6 +322,17 @@ def launch(backend, cluster, task_definition_arn, *, started_by=None, group=None
 
 
 _subnet_turn = {}
+
+
+def _ip_taken_in_moto(backend, subnet_id, ip):
+    from moto.ec2.models import ec2_backends
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    try:
+        if ip in getattr(ec2.get_subnet(subnet_id), "_subnet_ips", {}):
+            return True
+    except Exception:  # noqa: BLE001
+        return False
+    return any(getattr(e, "private_ip_address", None) == ip for e in getattr(ec2, "enis", {}).values())
 
 
 def _pick_subnet(subnets):
