@@ -1167,6 +1167,14 @@ def apply():
 
     def role_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kw):
         # moto drops ManagedPolicyArns (AWS managed policies are not loaded): keep them for the agent's check.
+        # moto stores an inline Policies document as the dict it got, and its IAM evaluation then fails with
+        # KeyError 'policy_document' (a 500) on every call made with the role's credentials: store JSON text.
+        props = dict(cloudformation_json.get("Properties") or {})
+        if props.get("Policies"):
+            props["Policies"] = [dict(p, PolicyDocument=json.dumps(p["PolicyDocument"]))
+                                 if isinstance(p, dict) and isinstance(p.get("PolicyDocument"), dict) else p
+                                 for p in props["Policies"]]
+            cloudformation_json = dict(cloudformation_json, Properties=props)
         role = orig_role_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
         arns = (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns") or []
         role.cfn_managed_policy_arns = [a for a in arns if isinstance(a, str)]

@@ -253,14 +253,18 @@ BASTION_TEMPLATE = {
         "PrivateSubnet1": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.62.128.0/18"}},
         "BastionRole": {"Type": "AWS::IAM::Role", "Properties": {
             "AssumeRolePolicyDocument": TRUST,
-            "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}]}},
+            "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}],
+            # the template scopes this to {"Ref": "DbSecret"}; moto's IAM matches only "*" for Secrets Manager
+            "Policies": [{"PolicyName": "bastion", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}}]}},
+        "DbSecret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"SecretString": "{\"username\": \"airflow\"}"}},
         "BastionInstanceProfile": {"Type": "AWS::IAM::InstanceProfile", "Properties": {"Roles": [{"Ref": "BastionRole"}]}},
         "BastionInstance": {"Type": "AWS::EC2::Instance", "Properties": {
             "ImageId": "ami-12c6146b", "InstanceType": "t3.nano", "SubnetId": {"Ref": "PrivateSubnet1"},
             "IamInstanceProfile": {"Ref": "BastionInstanceProfile"},
             "UserData": {"Fn::Base64": USER_DATA}}},
     },
-    "Outputs": {"BastionInstanceId": {"Value": {"Ref": "BastionInstance"}}},
+    "Outputs": {"BastionInstanceId": {"Value": {"Ref": "BastionInstance"}}, "DbSecretArn": {"Value": {"Ref": "DbSecret"}}},
 }
 
 
@@ -270,11 +274,14 @@ def test_the_templates_bastion_is_online_with_no_public_address(lab, run_aws):
     cfn.create_stack(StackName="ssm-bastion", TemplateBody=json.dumps(BASTION_TEMPLATE), Capabilities=["CAPABILITY_IAM"])
     wait_for(lambda: cfn.describe_stacks(StackName="ssm-bastion")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE",
              what="the stack")
-    iid = cfn.describe_stacks(StackName="ssm-bastion")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="ssm-bastion")["Stacks"][0]["Outputs"]}
+    iid = outputs["BastionInstanceId"]
     assert wait_for(lambda: ping(lab, iid) == "Online", what="the stack's bastion Online")
     d = lab["ec2"].describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
     assert not d.get("PublicIpAddress") and not d.get("PublicDnsName")   # as on AWS: SSM only
-    _, r, _ = run(lab, ["command -v mount.efs"], instance=iid)
-    assert (r["Status"], r["StandardOutputContent"]) == ("Success", "/usr/sbin/mount.efs\n")
+    # what `db check --via ssm` does first: read the database secret with the instance role
+    _, r, _ = run(lab, ["command -v mount.efs", f"aws secretsmanager get-secret-value --secret-id '{outputs['DbSecretArn']}' "
+                        "--query SecretString --output text"], instance=iid)
+    assert (r["Status"], r["StandardOutputContent"]) == ("Success", '/usr/sbin/mount.efs\n{"username": "airflow"}\n'), r
     cfn.delete_stack(StackName="ssm-bastion")
     assert wait_for(lambda: ping(lab, iid) is None, what="the deleted stack's bastion to leave the list")
