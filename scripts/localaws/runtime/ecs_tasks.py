@@ -1156,7 +1156,30 @@ def apply():
         if service_name:
             svc = service_name.split("/")[-1]
             tasks = [t for t in tasks if t.group == f"service:{svc}"]
+        launch_type = self._get_param("launchType")
+        if launch_type:
+            tasks = [t for t in tasks if (t.launch_type or "EC2") == launch_type]
         return ActionResult({"taskArns": [t.task_arn for t in tasks]})
+
+    orig_describe = ecs_responses.EC2ContainerServiceResponse.describe_tasks
+
+    def describe_tasks(self):
+        """As moto, plus ECS's failures [{arn, reason: MISSING}] for tasks it does not know."""
+        result = orig_describe(self)
+        try:
+            found = result.result["tasks"] if hasattr(result, "result") else None
+        except Exception:  # noqa: BLE001
+            found = None
+        if found is None:
+            return result
+        have = {t.task_arn for t in found} | {t.task_arn.split("/")[-1] for t in found}
+        cluster = self.ecs_backend._get_cluster(self._get_param("cluster", "default"))
+        region, account = self.region, self.current_account
+        for want in self._get_param("tasks", []) or []:
+            if want not in have and want.split("/")[-1] not in have:
+                arn = want if want.startswith("arn:") else f"arn:aws:ecs:{region}:{account}:task/{cluster.name}/{want}"
+                result.result["failures"].append({"arn": arn, "reason": "MISSING"})
+        return result
 
     start_task_resp = ecs_responses.EC2ContainerServiceResponse.start_task
 
@@ -1171,6 +1194,7 @@ def apply():
     backend_cls.start_task = start_task
     backend_cls.stop_task = stop_task
     ecs_responses.EC2ContainerServiceResponse.list_tasks = list_tasks
+    ecs_responses.EC2ContainerServiceResponse.describe_tasks = describe_tasks
     ecs_responses.EC2ContainerServiceResponse.start_task = start_task_response
     _ = orig_list
     core.on_shutdown(stop_all)

@@ -149,6 +149,9 @@ def test_essential_container_exit_stops_the_task_with_its_exit_code(env):
     assert t["stopCode"] == "EssentialContainerExited"
     assert t["stoppedReason"] == "Essential container in task exited"
     assert t["containers"][0]["exitCode"] == 3 and t["containers"][0]["lastStatus"] == "STOPPED"
+    r = env["ecs"].describe_tasks(cluster=CLUSTER, tasks=[t["taskArn"], "0123456789abcdef0123456789abcdef"])
+    assert [x["taskArn"] for x in r["tasks"]] == [t["taskArn"]]
+    assert [f["reason"] for f in r["failures"]] == ["MISSING"]
 
 
 def test_depends_on_success_orders_containers_and_a_failed_dependency_stops_the_task(env):
