@@ -1036,7 +1036,7 @@ def _probe(tr, c, nsenter, argv, timeout):
     full = [nsenter, "-t", str(pid), "-m", "-u", f"--wd={cwd}", "--"] + argv
     try:
         p = core.spawn(full, c.cg, env=c.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except (OSError, FileNotFoundError):
+    except (OSError, subprocess.SubprocessError):   # e.g. the container (and its cgroup) just went away
         return False
     try:
         return p.wait(timeout) == 0
