@@ -196,7 +196,7 @@ def _sync_services(stack):
 def _run_update(stack, apply_fn, done_fn):
     """apply_fn changes the resources (under LOCK); then wait for each changed service's deployment."""
     from . import ecs_services
-    before = {lid: (id(s), ecs_services.primary_id(s)) for lid, s in _ecs_services_of(stack).items()}
+    before = {lid: (id(s), ecs_services.primary_id(s), s.desired_count) for lid, s in _ecs_services_of(stack).items()}
     old_template, old_params = stack.template, dict(stack.parameters or {})
     try:
         apply_fn()
@@ -210,7 +210,7 @@ def _run_update(stack, apply_fn, done_fn):
     failed = []
     for lid, svc in _ecs_services_of(stack).items():
         dep = ecs_services.primary_id(svc)
-        if before.get(lid) == (id(svc), dep) or dep is None:
+        if before.get(lid) == (id(svc), dep, svc.desired_count) or dep is None:
             continue
         _resource_event(stack, lid, svc, "UPDATE_IN_PROGRESS")
         reason = wait_service(svc, dep)

@@ -198,7 +198,10 @@ def _tick():
             _tick_service(rt)
         except Exception as e:  # noqa: BLE001 - one service's trouble must not stop the scheduler
             import traceback
-            core.log(f"ecs service {rt.service.name}: scheduler error {e!r}\n{traceback.format_exc()}")
+            text = traceback.format_exc()
+            if text != getattr(rt, "last_error", None):   # once per distinct error, not every tick
+                rt.last_error = text
+                core.log(f"ecs service {rt.service.name}: scheduler error {e!r}\n{text}")
 
 
 def _tick_service(rt):
@@ -690,7 +693,7 @@ def apply():
         props = dict(props)
         svc = self._get_service(props.get("cluster", "default"), props["service"].split("/")[-1])
         rt = runtime_of(svc)
-        before_td = svc.task_definition
+        before_td, before_desired = svc.task_definition, svc.desired_count
         running, pending = svc.running_count, svc.pending_count
         td_str = props.get("task_definition")
         force = str(props.get("force_new_deployment", False)).lower() == "true"
@@ -709,6 +712,8 @@ def apply():
             d = new_deployment(svc, svc.task_definition)
             rt.dep_eval[d["id"]] = True
             rt.steady = False
+        if svc.desired_count != before_desired:
+            rt.steady = False     # not steady again until the scheduler has the new count running
         wake()
         return result
     B.update_service = update_service

@@ -299,8 +299,16 @@ def test_a_stack_with_a_service_is_in_progress_until_the_service_is_steady(env):
     assert s["runningCount"] == 1 and s["deployments"][0]["rolloutState"] == "COMPLETED"
     cmd = ecs.describe_task_definition(taskDefinition=s["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]
     assert cmd["command"][-1] == SERVER
+
+    # a good update (new task definition, 2 tasks): UPDATE_COMPLETE only once both run in a steady state
+    cfn.update_stack(StackName="svc-ok", TemplateBody=_template(env, SERVER, desired=2), Parameters=_params(env))
+    st = wait_for("the update", lambda: (lambda s: s if not s["StackStatus"].endswith("_IN_PROGRESS")
+                                         else None)(_stack(cfn, "svc-ok")), 60, every=0.2)
+    s = ecs.describe_services(cluster=cluster, services=[res["Service"]])["services"][0]
+    assert st["StackStatus"] == "UPDATE_COMPLETE", st
+    assert s["runningCount"] == 2 and [d["rolloutState"] for d in s["deployments"]] == ["COMPLETED"]
     running = ecs.list_tasks(cluster=cluster)["taskArns"]
-    assert len(running) == 2
+    assert len(running) == 3
 
     cfn.delete_stack(StackName="svc-ok")
     wait_for("the stack deleted", lambda: not [x for x in cfn.list_stacks()["StackSummaries"]
