@@ -83,3 +83,19 @@ def apply():
         return result
 
     BaseResponse.setup_class = setup_class
+
+    # Secrets Manager: moto evaluates every call against resource "*", so a policy scoped to the secret's
+    # ARN (the template's task execution role and bastion role) never allows anything. Name the secret.
+    from moto.secretsmanager import responses as SR
+    import json as _json
+
+    def _determine_resource(self):
+        try:
+            sid = _json.loads(self.body or "{}").get("SecretId")
+            if sid:
+                return self.backend.describe_secret(sid).arn
+        except Exception:  # noqa: BLE001 - an unknown secret is the call's own error to report
+            pass
+        return "*"
+
+    SR.SecretsManagerResponse._determine_resource = _determine_resource
