@@ -14,6 +14,7 @@ import time
 from . import core
 
 FLUSH_EVERY = 0.2
+MAX_EVENT = 256 * 1024 - 26
 _lock = threading.Lock()
 _pending = collections.OrderedDict()   # Stream -> [events]
 _flusher = None
@@ -78,8 +79,10 @@ def pump(stream, fileobj, also=None):
                 stream.tail.append(line)
                 if line == "":
                     continue   # CloudWatch Logs rejects empty messages; the awslogs driver skips them
+                # an event holds at most 256 KiB (with 26 bytes of overhead): longer lines are split
+                parts = [line[i:i + MAX_EVENT] for i in range(0, len(line), MAX_EVENT)]
                 with _lock:
-                    _pending.setdefault(stream, []).append({"timestamp": ts, "message": line})
+                    _pending.setdefault(stream, []).extend({"timestamp": ts, "message": p} for p in parts)
         except (OSError, ValueError):
             pass
         finally:
