@@ -280,6 +280,9 @@ def apply():
             (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
         if stack is None or stack.status == "DELETE_IN_PROGRESS":
             return
+        if stack.status in ("UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS"):
+            from moto.cloudformation.exceptions import ValidationError
+            raise ValidationError(message=f"Stack [{stack.name}] cannot be deleted while in status {stack.status}")
         running = _ops.get(stack.stack_id)
         if running is not None and running.is_alive() and stack.status == "CREATE_IN_PROGRESS":
             stack._ext_cancel = True     # as CloudFormation: the creation is cancelled, rolled back, then deleted
@@ -288,7 +291,13 @@ def apply():
         _background(stack, "delete", lambda: orig_delete_stack(self, stack.stack_id))
     M.CloudFormationBackend.delete_stack = delete_stack
 
+    def busy(stack):
+        from moto.cloudformation.exceptions import ValidationError
+        if stack.status.endswith("_IN_PROGRESS"):
+            raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+
     def stack_update(self, template, role_arn=None, parameters=None, tags=None):
+        busy(self)
         self._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
         self.status = "UPDATE_IN_PROGRESS"
 
@@ -318,6 +327,7 @@ def apply():
         if change_set is None or change_set.change_set_type == "CREATE" or _in_cfn_thread():
             return orig_execute(self, change_set_name, stack_name)   # CREATE: create_resources goes async
         stack = self.stacks[change_set.stack_id]
+        busy(stack)
         stack._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
         stack.status = "UPDATE_IN_PROGRESS"
         change_set.execution_status = "EXECUTE_IN_PROGRESS"

@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 
+import botocore.exceptions
 import pytest
 
 SERVER = ("import http.server as h\n"
@@ -289,6 +290,8 @@ def test_a_stack_with_a_service_is_in_progress_until_the_service_is_steady(env):
     # an update whose new task definition crash-loops: the breaker rolls the service back, the stack too
     cfn.update_stack(StackName="svc-ok", TemplateBody=_template(env, CRASH), Parameters=_params(env))
     assert _stack(cfn, "svc-ok")["StackStatus"] == "UPDATE_IN_PROGRESS"
+    with pytest.raises(botocore.exceptions.ClientError, match="is in UPDATE_IN_PROGRESS state and can not be updated"):
+        cfn.update_stack(StackName="svc-ok", TemplateBody=_template(env, SERVER), Parameters=_params(env))
     st = wait_for("the update's rollback", lambda: (lambda s: s if not s["StackStatus"].endswith("_IN_PROGRESS")
                                                     else None)(_stack(cfn, "svc-ok")), 90)
     assert st["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", st
