@@ -554,6 +554,17 @@ def _secret_value(tr, value_from):
         region = sid.split(":")[3]
         name = sid.split(":parameter", 1)[1]
     be = ssm_backends[tr.account][region]
+    p = be.get_parameter(name)
+    if p is None:
+        if not sid.startswith("arn:"):
+            # Lenient (ECS wants an ARN for Secrets Manager): a secret's name, NAME or NAME:json-key::
+            from moto.secretsmanager.models import secretsmanager_backends
+            sm_name, _, rest = sid.partition(":")
+            sec = next((x for x in secretsmanager_backends[tr.account][tr.region].secrets.values()
+                        if getattr(x, "name", None) == sm_name), None)
+            if sec is not None:
+                return _secret_value(tr, sec.arn + (":" + rest if rest else ""))
+        raise SetupError(f"{_SSM}invalid parameters: {name}")
     if role:
         par_arn = f"arn:aws:ssm:{region}:{tr.account}:parameter/{name.lstrip('/')}"
         ok, _ = creds.can_read_secret(role, tr.account, tr.region, par_arn, "ssm:GetParameters")
@@ -562,9 +573,6 @@ def _secret_value(tr, value_from):
                              f"{role.split('/')[-1]}/{tr.id} is not authorized to perform: ssm:GetParameters on "
                              f"resource: {par_arn} because no identity-based policy allows the ssm:GetParameters "
                              f"action\n\tstatus code: 400, request id: {rid}")
-    p = be.get_parameter(name)
-    if p is None:
-        raise SetupError(f"{_SSM}invalid parameters: {name}")
     return p.value
 
 

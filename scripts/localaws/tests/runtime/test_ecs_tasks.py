@@ -160,15 +160,18 @@ def test_depends_on_success_orders_containers_and_a_failed_dependency_stops_the_
             "command": ["python3", "-c", "import time; open('/work/ready','w').write('made by init'); time.sleep(1)"],
             "mountPoints": [{"sourceVolume": "work", "containerPath": "/work"}], "logConfiguration": awslogs(group, "d")}
     main = {"name": "main", "image": "python:3.12-slim",
-            "command": ["python3", "-u", "-c", "print('main sees:', open('/work/ready').read())"],
+            "command": ["python3", "-u", "-c", "print('main sees:', open('/work/ready').read())\n"
+                        "try: open('/work/x', 'w')\nexcept OSError as e: print('read-only:', e.strerror)"],
             "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
-            "mountPoints": [{"sourceVolume": "work", "containerPath": "/work"}], "logConfiguration": awslogs(group, "d")}
+            "mountPoints": [{"sourceVolume": "work", "containerPath": "/work", "readOnly": True}],
+            "logConfiguration": awslogs(group, "d")}
     td = register(env, "deps", [init, main], volumes=[{"name": "work"}])
     arn = run(env, td)[0]
     t = wait_for(env, [arn], stopped)[0]
     by = {c["name"]: c for c in t["containers"]}
     assert by["init"]["exitCode"] == 0 and by["main"]["exitCode"] == 0
-    assert log_lines(env, group, f"d/main/{arn.split('/')[-1]}", "main sees") == ["main sees: made by init"]
+    assert log_lines(env, group, f"d/main/{arn.split('/')[-1]}", "read-only") == [
+        "main sees: made by init", "read-only: Read-only file system"]
     # init fails: main never starts, the task stops
     bad = dict(init, command=["python3", "-c", "import sys; sys.exit(1)"])
     td = register(env, "deps-bad", [bad, main], volumes=[{"name": "work"}])
@@ -192,19 +195,21 @@ def test_secrets_resolved_into_environment_and_a_missing_secret_stops_the_task(e
                                                 "Resource": [db, plain, gone]}]}))
     group = "/test/secrets"
     c = {"name": "app", "image": "python:3.12-slim",
-         "command": ["python3", "-u", "-c", "import os; print('user=%s pass=%s plain=%s mode=%s' % (os.environ['DB_USER'], "
-                     "os.environ['DB_PASSWORD'], os.environ['PLAIN'], os.environ['MODE']))"],
+         "command": ["python3", "-u", "-c", "import os; print('user=%s pass=%s plain=%s mode=%s by-name=%s' % ("
+                     "os.environ['DB_USER'], os.environ['DB_PASSWORD'], os.environ['PLAIN'], os.environ['MODE'], "
+                     "os.environ['BY_NAME']))"],
          "environment": [{"name": "MODE", "value": "from-td"}],
          "secrets": [{"name": "DB_USER", "valueFrom": f"{db}:username::"},
                      {"name": "DB_PASSWORD", "valueFrom": f"{db}:password::"},
-                     {"name": "PLAIN", "valueFrom": plain}],
+                     {"name": "PLAIN", "valueFrom": plain},
+                     {"name": "BY_NAME", "valueFrom": "db-creds:username::"}],
          "logConfiguration": awslogs(group, "s")}
     td = register(env, "secrets", [c], executionRoleArn=exec_role)
     arn = run(env, td, overrides={"containerOverrides": [{"name": "app", "environment": [
         {"name": "MODE", "value": "overridden"}]}]})[0]
     t = wait_for(env, [arn], stopped)[0]
     assert log_lines(env, group, f"s/app/{arn.split('/')[-1]}", "user=") == \
-        ["user=airflow pass=s3cret plain=just-a-string mode=overridden"], (t["stoppedReason"], t["containers"])
+        ["user=airflow pass=s3cret plain=just-a-string mode=overridden by-name=airflow"], (t["stoppedReason"], t["containers"])
     # a secret that does not exist (which the role may read)
     td = register(env, "secrets-missing", [dict(c, secrets=[{"name": "X", "valueFrom": gone}])],
                   executionRoleArn=exec_role)
