@@ -92,12 +92,14 @@ public struct TemplateOptions: Equatable, Sendable {
         if let git = gitReadOnlySecretArn {
             try Self.checkSecretArn(git, key: EnvKey.gitReadOnlySecretArn, secret: "airflow-dag-repo-ro-privatekey")
         }
-        guard dagRepository.range(of: #"^(https://|ssh://|git@)[^\s"'\\]+$"#, options: .regularExpression) != nil else {
+        // file:///path is git's own local transport: a repository the git-sync container can read at that
+        // path (the local AWS's demo uses one; on AWS it would have to be on a volume the task mounts).
+        guard dagRepository.range(of: #"^(https://|ssh://|git@|file:///)[^\s"'\\]+$"#, options: .regularExpression) != nil else {
             throw TemplateInputError(key: EnvKey.dagRepository, value: dagRepository,
                 problem: "not a git URL",
-                fix: "use an https://, ssh:// or git@host:path URL")
+                fix: "use an https://, ssh:// or git@host:path URL (or file:///path for a repository on a mounted volume)")
         }
-        if dagRepository.hasPrefix("https://") == false, gitReadOnlySecretArn == nil {
+        if dagRepository.hasPrefix("https://") == false, dagRepository.hasPrefix("file:///") == false, gitReadOnlySecretArn == nil {
             throw TemplateInputError(key: EnvKey.gitReadOnlySecretArn, value: "",
                 problem: "an SSH DAG_REPOSITORY needs a deploy key",
                 fix: "set GIT_READ_ONLY_SECRET_ARN to the ARN of the secret holding the private key, or use an https:// URL")
