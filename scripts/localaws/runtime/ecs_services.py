@@ -79,6 +79,7 @@ class TaskRec:
         self.cloudmap = []        # [(hosts name, ip, sd service id)]
         self.stopping = False
         self.gone = False
+        self.mu = threading.Lock()   # registration vs. deregistration of this task's targets/names
 
 
 class SvcRT:
@@ -467,8 +468,13 @@ def _register_action(rt, rec):
         if not ip:
             core.log(f"ecs service {svc.name}: task {rec.id} is RUNNING without an address")
             return
-        if rec.gone or rec.stopping:
-            return
+        with rec.mu:
+            if rec.gone or rec.stopping:
+                return
+            _register_locked(rec, ip)
+        wake()
+
+    def _register_locked(rec, ip):
         for name, sd_id in names:
             net.HOSTS.add(name, ip)
             rec.cloudmap.append((name, ip, sd_id))
@@ -490,12 +496,16 @@ def _register_action(rt, rec):
                 rec.lb_state[tg] = "initial"
                 with core.LOCK:
                     add_event(svc, f"(service {svc.name}) registered 1 targets in (target-group {tg})")
-        wake()
     return act
 
 
 def _unregister(rt, rec, events=True):
     """Cloud Map names and targets off; returns the longest deregistration delay."""
+    with rec.mu:
+        return _unregister_locked(rt, rec, events)
+
+
+def _unregister_locked(rt, rec, events):
     svc = rt.service
     for name, ip, sd_id in rec.cloudmap:
         net.HOSTS.remove(name, ip)
