@@ -150,6 +150,14 @@ def _background(stack, name, fn):
         except Exception as e:  # noqa: BLE001 - the stack says what failed; never a dead thread silently
             import traceback
             core.log(f"CloudFormation {name} of {stack.name} failed: {e!r}\n{traceback.format_exc()}")
+            with core.LOCK:
+                final = {"CREATE_IN_PROGRESS": "CREATE_FAILED", "UPDATE_IN_PROGRESS": "UPDATE_ROLLBACK_FAILED",
+                         "UPDATE_ROLLBACK_IN_PROGRESS": "UPDATE_ROLLBACK_FAILED", "ROLLBACK_IN_PROGRESS":
+                         "ROLLBACK_FAILED", "DELETE_IN_PROGRESS": "DELETE_FAILED"}.get(stack.status)
+                if final:
+                    from moto_ext.cfn_engine import _reason
+                    stack.status = final
+                    stack._add_stack_event(final, resource_status_reason=_reason(e))
         finally:
             _ops.pop(stack.stack_id, None) if _ops.get(stack.stack_id) is threading.current_thread() else None
     t = threading.Thread(target=run, name=f"cfn-{name}-{stack.name}", daemon=True)
