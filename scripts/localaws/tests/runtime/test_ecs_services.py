@@ -118,6 +118,23 @@ def test_scaled_to_three_runs_three_process_groups_and_back_to_one_stops_two(env
     wait_for("stopped tasks' cgroups gone", lambda: not any(
         os.path.exists(os.path.join(root, f"task-{a.split('/')[-1]}")) for a in stopped), 20)
 
+    # a rolling update (200 % / 100 %): the old task runs until the new one is steady, never more than 2 tasks
+    td2 = task_def(ecs, "scale", SERVER)
+    old_dep = describe(env, "scale")["deployments"][0]["id"]
+    ecs.update_service(cluster=env["cluster"], service="scale", taskDefinition=td2)
+    samples = []
+
+    def rolled():
+        x = describe(env, "scale")
+        samples.append((x["runningCount"], x["runningCount"] + x["pendingCount"]))
+        return steady(env, "scale", 1, td=td2)()
+    wait_for("the rolling update", rolled, 40, every=0.2)
+    assert min(r for r, _ in samples) >= 1 and max(t for _, t in samples) <= 2, samples
+    old_task = [t for t in ecs.describe_tasks(cluster=env["cluster"], tasks=ecs.list_tasks(
+        cluster=env["cluster"], serviceName="scale", desiredStatus="STOPPED")["taskArns"])["tasks"]
+        if t["taskDefinitionArn"] == td]
+    assert f"Scaling activity initiated by (deployment {old_dep})" in {t["stoppedReason"] for t in old_task}
+
     # deleted while a task runs: DRAINING, the task stopped, then INACTIVE
     assert ecs.delete_service(cluster=env["cluster"], service="scale", force=True)["service"]["status"] == "DRAINING"
     wait_for("INACTIVE", lambda: describe(env, "scale")["status"] == "INACTIVE", 30)
