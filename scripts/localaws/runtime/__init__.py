@@ -17,6 +17,8 @@ def apply():
         return False
     import importlib
     core.start()
+    from . import net
+    net.apply_moto_addresses()
     for name in PARTS:
         mod = importlib.import_module(f"{__name__}.{name}")
         mod.apply()

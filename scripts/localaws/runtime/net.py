@@ -30,18 +30,79 @@ def loopback_of(private_ip: str) -> str:
     return f"127.{b[1]}.{b[2]}.{b[3]}"
 
 
+# Loopback twins are host-wide: two local AWS processes (a test suite beside the demo) must not hand out
+# the same 127.x address, or their tasks collide on ports. Each twin in use has a file here holding the
+# pid of the local AWS that holds it; a file whose pid is gone is free again (after a SIGKILL).
+REGISTRY = os.environ.get("LOCAL_AWS_ADDRESS_REGISTRY", "/run/fairflow-local-aws/addresses")
+
+
+def _claim(twin: str) -> bool:
+    os.makedirs(REGISTRY, exist_ok=True)
+    path = os.path.join(REGISTRY, twin)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(open(path).read().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid == os.getpid():
+                return False
+            if pid and os.path.exists(f"/proc/{pid}"):
+                return False
+            try:
+                os.unlink(path)   # its owner is gone
+            except FileNotFoundError:
+                pass
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
+def _unclaim(twin: str) -> None:
+    path = os.path.join(REGISTRY, twin)
+    try:
+        if int(open(path).read().strip() or 0) == os.getpid():
+            os.unlink(path)
+    except (OSError, ValueError):
+        pass
+
+
+def release_all() -> None:
+    """At shutdown: every twin this process holds is free again."""
+    with _lock:
+        for ip in list(_allocated):
+            _unclaim(loopback_of(ip))
+        _allocated.clear()
+
+
 def allocate(cidr: str, owner: str) -> str:
-    """A free private address in cidr (e.g. a subnet's 10.0.2.0/24), recorded for owner."""
+    """A free private address in cidr (e.g. a subnet's 10.0.2.0/24), recorded for owner; its loopback twin
+    is free host-wide (no other local AWS holds it)."""
     net = ipaddress.IPv4Network(cidr, strict=False)
     hosts = list(net.hosts())
     with _lock:
         for ip in hosts[3:-1] if len(hosts) > 8 else hosts:   # .1-.3 are AWS's (router, DNS, reserved)
             s = str(ip)
             twin = loopback_of(s)
-            if s not in _allocated and twin not in ("127.0.0.1",) and not twin.endswith(".255"):
+            if s not in _allocated and twin not in ("127.0.0.1",) and not twin.endswith(".255") and _claim(twin):
                 _allocated[s] = owner
                 return s
     raise RuntimeError(f"no free address left in {cidr}")
+
+
+def claim(private_ip: str, owner: str) -> bool:
+    """Records an address chosen elsewhere (moto's own); False if someone here or another local AWS has it."""
+    with _lock:
+        if private_ip in _allocated:
+            return _allocated[private_ip] == owner
+        if not _claim(loopback_of(private_ip)):
+            return False
+        _allocated[private_ip] = owner
+        return True
 
 
 def allocate_in_subnet(subnet_id: str, account_id: str, region: str, owner: str) -> str:
@@ -54,7 +115,21 @@ def allocate_in_subnet(subnet_id: str, account_id: str, region: str, owner: str)
 
 def release(private_ip: str) -> None:
     with _lock:
-        _allocated.pop(private_ip, None)
+        if _allocated.pop(private_ip, None) is not None:
+            _unclaim(loopback_of(private_ip))
+
+
+def apply_moto_addresses() -> None:
+    """moto picks ENI addresses (instances, interfaces) at random in the subnet: take them from the plan."""
+    from moto.ec2.models import elastic_network_interfaces as eni
+    orig = eni.random_private_ip
+
+    def random_private_ip(cidr=None, ipv6=False):
+        if ipv6 or not cidr:
+            return orig(cidr, ipv6) if cidr else orig()
+        return allocate(cidr, "ec2 network interface")
+    eni.random_private_ip = random_private_ip
+    core.on_shutdown(release_all)
 
 
 def hostname_of(private_ip: str, region: str) -> str:
