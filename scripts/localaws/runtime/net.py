@@ -129,6 +129,16 @@ def apply_moto_addresses() -> None:
             return orig(cidr, ipv6) if cidr else orig()
         return allocate(cidr, "ec2 network interface")
     eni.random_private_ip = random_private_ip
+    from moto.ec2.models import subnets
+
+    def get_available_subnet_ip(self, instance):
+        for _ in range(64):
+            ip = allocate(self.cidr_block, f"ec2 {getattr(instance, 'id', 'instance')}")
+            if ip not in self._subnet_ips:
+                self._subnet_ips[ip] = instance
+                return ip
+        raise RuntimeError(f"no free address left in {self.cidr_block}")
+    subnets.Subnet.get_available_subnet_ip = get_available_subnet_ip
     core.on_shutdown(release_all)
 
 

@@ -26,9 +26,10 @@
 AIRFLOW_COMMAND="${1:-}"
 set -euo pipefail
 
-# The image preloads libstdc++ (static TLS workaround, apache/airflow#17546); only if the host has it.
+# The image preloads libstdc++ (static TLS workaround, apache/airflow#17546); only if the host has it, and
+# keeping what is preloaded already (the runtime's bind shim, which gives the task its own address).
 if [[ -e "/usr/lib/$(uname -m)-linux-gnu/libstdc++.so.6" ]]; then
-    export LD_PRELOAD="/usr/lib/$(uname -m)-linux-gnu/libstdc++.so.6"
+    export LD_PRELOAD="/usr/lib/$(uname -m)-linux-gnu/libstdc++.so.6${LD_PRELOAD:+ $LD_PRELOAD}"
 fi
 
 unset PIP_USER
