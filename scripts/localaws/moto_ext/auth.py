@@ -99,3 +99,45 @@ def apply():
         return "*"
 
     SR.SecretsManagerResponse._determine_resource = _determine_resource
+
+    # S3 bucket policies: moto ignores a statement's Condition, so the template's DenyInsecureTransport
+    # ({"Bool": {"aws:SecureTransport": "false"}}) denied every object call, TLS or not. The local endpoint
+    # stands in for AWS's HTTPS endpoint: its requests count as secure transport. Conditions on other
+    # keys are left to moto as before.
+    from moto.s3 import models as s3models
+    require(s3models.FakeBucket, "get_permission")
+
+    def _secure_transport_holds(condition):
+        """True/False when the condition is only about aws:SecureTransport; None when it names other keys."""
+        if not condition:
+            return True
+        verdict = True
+        for op, pairs in condition.items():
+            for key, want in (pairs or {}).items():
+                if key.lower() != "aws:securetransport" or op not in ("Bool", "BoolIfExists"):
+                    return None
+                wanted = [str(w).lower() for w in (want if isinstance(want, list) else [want])]
+                verdict = verdict and ("true" in wanted)
+        return verdict
+
+    def get_permission(self, action, resource):
+        from moto.iam.access_control import IAMPolicy, PermissionResult
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        doc = _json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)
+        statements = doc.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        kept = []
+        for st in statements:
+            holds = _secure_transport_holds(st.get("Condition"))
+            if holds is False:
+                continue
+            if holds is True and st.get("Condition"):
+                st = {k: v for k, v in st.items() if k != "Condition"}
+            kept.append(st)
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(_json.dumps({**doc, "Statement": kept})).is_action_permitted(action, resource)
+
+    s3models.FakeBucket.get_permission = get_permission

@@ -442,3 +442,21 @@ def test_update_keeps_property_less_resources(aws, stack):
     igws = aws("ec2").describe_internet_gateways(InternetGatewayIds=[st["Res"]["Igw"]])["InternetGateways"]
     assert igws[0]["Attachments"][0]["VpcId"] == st["Res"]["Vpc"]
     # the fixture then checks DeleteStack removes the IGW too (plain moto leaked it after an update)
+
+
+def test_deny_insecure_transport_does_not_deny_the_local_endpoint(aws):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="tls-policy")
+    s3.put_bucket_policy(Bucket="tls-policy", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::tls-policy", "arn:aws:s3:::tls-policy/*"],
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "DenyDeletes", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+         "Resource": "arn:aws:s3:::tls-policy/*"}]}))
+    s3.put_object(Bucket="tls-policy", Key="a.txt", Body=b"x")
+    assert s3.get_object(Bucket="tls-policy", Key="a.txt")["Body"].read() == b"x"
+    try:
+        s3.delete_object(Bucket="tls-policy", Key="a.txt")
+        raise AssertionError("an unconditional Deny must still deny")
+    except s3.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] in ("AccessDenied", "403")
