@@ -5,7 +5,7 @@
  * IP). This shim rewrites bind():
  *   AF_INET  0.0.0.0 or 127.0.0.1          -> FAIRFLOW_TASK_ADDR (e.g. 127.0.2.37)
  *   AF_INET6 :: or ::1 or ::ffff:127.0.0.1 -> ::ffff:FAIRFLOW_TASK_ADDR on a dual-stack socket; on a
- *                                             socket set IPV6_V6ONLY the bind fails with EADDRNOTAVAIL
+ *                                             socket set IPV6_V6ONLY a wildcard gets a free port on ::1
  *                                             (the task has no IPv6 address)
  *   AF_INET  FAIRFLOW_TASK_PRIVATE_ADDR (the task's own private IP, e.g. 10.0.2.37) -> FAIRFLOW_TASK_ADDR
  * and connect() to a private IPv4 address (10/8, 172.16/12, 192.168/16, also v4-mapped in AF_INET6)
@@ -142,6 +142,20 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
             /* A socket the program made IPv6-only (e.g. redis' "::*" beside its "*") has no IPv6 address
              * to get here: say so, as a host without IPv6 would; a dual-stack one gets the task's v4. */
             if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &optlen) != 0 || v6only) {
+                /* An IPv6-only wildcard beside its IPv4 twin (asyncio's create_server(host=""), as uvicorn
+                 * and Airflow's log server use it; redis' "::*"): the task's IPv4 address is taken by the
+                 * twin, and the host's only IPv6 loopback is shared by every task. Give it a port of its own
+                 * on ::1 (no one dials it), as a task with an unused IPv6 interface would have; without
+                 * IPv6 on the host, say so as such a host would. */
+                if (!IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) {
+                    errno = EADDRNOTAVAIL;
+                    return -1;
+                }
+                memset(&copy.sin6_addr, 0, sizeof copy.sin6_addr);
+                copy.sin6_addr.s6_addr[15] = 1;
+                copy.sin6_port = 0;
+                copy.sin6_scope_id = 0;
+                if (real(fd, (const struct sockaddr *)&copy, sizeof copy) == 0) return 0;
                 errno = EADDRNOTAVAIL;
                 return -1;
             }
