@@ -65,9 +65,13 @@ public enum EFSListing {
             "head=\"$dir/.git/HEAD\"",
             "if [ -f \"$head\" ]; then ref=$(cat \"$head\"); case \"$ref\" in 'ref: '*) r=${ref#ref: }; "
                 + "if [ -f \"$dir/.git/$r\" ]; then ref=$(cat \"$dir/.git/$r\"); else ref=$(grep \" $r\\$\" \"$dir/.git/packed-refs\" 2>/dev/null | cut -d' ' -f1); fi;; esac; "
-                + "echo \"\(commitPrefix)$ref\"; fi",
+                + "echo \"\(commitPrefix)$ref\"; "
+                // git-sync's layout: the DAGs folder is a link to .worktrees/<commit>.
+                + "elif [ -L \"$dir\" ]; then ref=$(basename \"$(readlink \"$dir\")\"); "
+                + "case \"$ref\" in *[!0-9a-f]*) ;; *) [ ${#ref} -eq 40 ] && echo \"\(commitPrefix)$ref\";; esac; fi",
             "echo \(begin)",
-            "find \"$dir\" -mindepth 1\(depth) -name .git -prune -o -printf '%M\\t%U\\t%G\\t%s\\t%T@\\t%P\\0' | base64 -w 0",
+            // -H: a path that is a link (git-sync's DAGs folder) is listed as the directory it points to.
+            "find -H \"$dir\" -mindepth 1\(depth) -name .git -prune -o -printf '%M\\t%U\\t%G\\t%s\\t%T@\\t%P\\0' | base64 -w 0",
             "echo",
             "echo \(end)",
         ]

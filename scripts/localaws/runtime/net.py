@@ -222,7 +222,9 @@ class Hosts:
         if own:
             ip, hostname = own
             short = hostname.split(".")[0]
-            lines.append(f"{ip}\tlocalhost {hostname} {short}")
+            # The host name first: gethostbyaddr/getfqdn (Airflow's hostname_callable) give the first name,
+            # and on ECS a task's FQDN is its ip-10-0-x-y name, not localhost.
+            lines.append(f"{ip}\t{hostname} {short} localhost")
         else:
             lines.append("127.0.0.1\tlocalhost")
         for name, addrs in sorted(self._names.items()):
