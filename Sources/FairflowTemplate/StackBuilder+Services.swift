@@ -176,6 +176,10 @@ extension StackBuilder {
             ("CLUSTER", CFN.ref("Cluster")),
             ("SECURITY_GROUP", CFN.getAtt("ExternalTasksSecurityGroup", "GroupId")),
             ("SUBNETS", CFN.join(",", [CFN.ref("PrivateSubnet1"), CFN.ref("PrivateSubnet2")])),
+            // What a DAG needs to run the external tasks (EcsRunTaskOperator): their families and log group.
+            ("BIG_TASK_FAMILY", CFN.sub("BigGuys-${AWS::StackName}")),
+            ("LITTLE_TASK_FAMILY", CFN.sub("LittleGuys-${AWS::StackName}")),
+            ("EXTERNAL_TASK_LOG_GROUP", CFN.ref("ExternalTaskLogGroup")),
         ]
         return env
     }

@@ -131,7 +131,9 @@ def test_a_dag_runs_through_the_alb_and_its_log_is_in_s3(stack):
                  check=0, timeout=400)
     run = json.loads(r.stdout)
     assert run["state"] == "success"
-    log = stack.ff("logs", "task", "MeaningOfLifeDag", run["runId"], "runs_on_worker", check=0)
+    # The worker uploads the log when the try ends, a moment after the run's state says success.
+    log = wait_for("the task log in S3", lambda: (lambda r: r if r.returncode == 0 else None)(
+        stack.ff("logs", "task", "MeaningOfLifeDag", run["runId"], "runs_on_worker")), 60, 3)
     assert "The meaning of life is 42" in log.stdout
 
 
