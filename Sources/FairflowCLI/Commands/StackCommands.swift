@@ -54,10 +54,32 @@ struct TeardownCommand: AsyncParsableCommand {
 }
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: Status.summary)
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: Status.summary,
+        discussion: """
+        Unhealthy (exit 3), each naming the component and the evidence: the stack not in a complete state;
+        a service short of its desired count, its deployment FAILED or IN_PROGRESS past its expected time
+        (10 min plus the health-check grace period); a container whose health check fails; a service behind
+        the ALB with no registered, healthy target; the database or Redis not available; EFS not available.
+        --watch redraws (on stderr) until healthy or --timeout, then prints the final state.
+        """)
     @OptionGroup var globals: GlobalOptions
+    @Flag(help: "Check again every --interval until healthy (exit 0) or --timeout (exit 3).")
+    var watch = false
+    @Option(help: ArgumentHelp("With --watch: give up after this long (90s, 10m, 1h).", valueName: "duration"))
+    var timeout = "10m"
+    @Option(help: ArgumentHelp("With --watch: time between checks.", valueName: "duration"))
+    var interval = "10s"
+
+    func validate() throws {
+        guard let t = parseDuration(timeout), t > 0 else { throw ValidationError("--timeout: '\(timeout)' is not a duration like 90s, 10m or 1h") }
+        guard let i = parseDuration(interval), i > 0 else { throw ValidationError("--interval: '\(interval)' is not a duration like 5s or 1m") }
+        _ = (t, i)
+    }
 
     func run() async throws {
-        try await CommandRunner.run(Status.self, .init(), globals: globals)
+        var input = Status.Input(watch: watch, timeoutSeconds: Int(parseDuration(timeout) ?? 600))
+        input.intervalSeconds = parseDuration(interval) ?? 10
+        try await CommandRunner.run(Status.self, input, globals: globals)
     }
 }

@@ -31,3 +31,4 @@ extension DagsLogs: DefaultedInputs { public static let inputDefaults = #"{"airf
 extension DagsPause: DefaultedInputs { public static let inputDefaults = #"{"airflow":{}}"# }
 extension DagsUnpause: DefaultedInputs { public static let inputDefaults = #"{"airflow":{}}"# }
 extension DagsClear: DefaultedInputs { public static let inputDefaults = #"{"airflow":{},"failedOnly":false}"# }
+extension Status: DefaultedInputs { public static let inputDefaults = #"{"watch":false,"timeoutSeconds":600,"intervalSeconds":10}"# }
