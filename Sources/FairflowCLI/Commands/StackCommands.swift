@@ -1,17 +1,31 @@
 import ArgumentParser
 import FairflowCore
 
+extension OnStall: ExpressibleByArgument {}
+
 struct DeployCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "deploy", abstract: Deploy.summary)
+    static let configuration = CommandConfiguration(
+        commandName: "deploy", abstract: Deploy.summary,
+        discussion: """
+        While CloudFormation waits on ECS services, fairflow watches their events, rollouts and stopped tasks.
+        A slow deploy shows what it waits for (tasks provisioning, image pulls, health check start periods).
+        The same failure twice, or the circuit breaker tripping, is a stall: one verdict (component, ECS's
+        reason, exit code, the failing container's last 10 log lines, what to do), then --on-stall decides:
+        rollback (cancel the update / delete the new stack, exit 1), wait (keep waiting), fail (the same
+        clean-up as Ctrl-C, exit 1; the default without a terminal). On a terminal, fairflow asks.
+        """)
     @OptionGroup var globals: GlobalOptions
     @OptionGroup var modeOptions: ModeOptions
     @Flag(name: .customLong("no-wait"), help: "Start the change set and return without following it.")
     var noWait = false
+    @Option(name: .customLong("on-stall"), help: "When a deploy stalls: rollback, wait or fail (default: ask on a terminal, else fail).")
+    var onStall: OnStall?
 
     func run() async throws {
         var input = Deploy.Input()
         input.mode = modeOptions.mode
         input.noWait = noWait
+        input.onStall = onStall
         try await CommandRunner.run(Deploy.self, input, globals: globals)
     }
 }

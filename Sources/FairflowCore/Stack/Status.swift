@@ -211,7 +211,7 @@ public enum Status: FairflowOperation {
                            stoppedTasks: try await stoppedCall, targetGroups: try await targetsCall,
                            databaseExpected: !physical("AWS::RDS::DBInstance").isEmpty, database: try await dbCall,
                            redisGroupExpected: !physical("AWS::ElastiCache::ReplicationGroup").isEmpty, redisGroup: try await redisCall,
-                           efs: try await efsCall, bastion: try await bastionCall)
+                           efs: try await efsCall, bastion: await bastionCall)
     }
 }
 
