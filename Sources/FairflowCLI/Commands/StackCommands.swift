@@ -97,3 +97,29 @@ struct StatusCommand: AsyncParsableCommand {
         try await CommandRunner.run(Status.self, input, globals: globals)
     }
 }
+
+struct TimelineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "timeline", abstract: Timeline.summary,
+        discussion: """
+        Sources: CloudFormation stack events, ECS service events and stopped tasks (with reasons and exit codes),
+        target health (its state now: the API keeps no history), RDS and ElastiCache events, Application Auto
+        Scaling activities, and the runbook journals under ./.fairflow/runs. A source that cannot be read is
+        named on stderr and the rest is shown. A table on a terminal, tab-separated lines on a pipe.
+        """)
+    @OptionGroup var globals: GlobalOptions
+    @Option(help: "Start this long ago (30m, 2h, 3d) or at an ISO-8601 time.")
+    var since = "2h"
+    @Option(help: "Only this component (api-server, scheduler, worker, database, redis, alb, stack, runbook, ...).")
+    var component: String?
+
+    func validate() throws {
+        do { try Timeline.validate(Timeline.Input(since: since, component: component)) } catch let e as FairflowError {
+            throw ValidationError(e.description)
+        }
+    }
+
+    func run() async throws {
+        try await CommandRunner.run(Timeline.self, Timeline.Input(since: since, component: component), globals: globals)
+    }
+}

@@ -32,3 +32,4 @@ extension DagsPause: DefaultedInputs { public static let inputDefaults = #"{"air
 extension DagsUnpause: DefaultedInputs { public static let inputDefaults = #"{"airflow":{}}"# }
 extension DagsClear: DefaultedInputs { public static let inputDefaults = #"{"airflow":{},"failedOnly":false}"# }
 extension Status: DefaultedInputs { public static let inputDefaults = #"{"watch":false,"timeoutSeconds":600,"intervalSeconds":10}"# }
+extension Timeline: DefaultedInputs { public static let inputDefaults = #"{"since":"2h","directory":"."}"# }
