@@ -100,7 +100,8 @@ public enum Timeline: FairflowOperation {
             }
         }
         await attempt("cloudformation") {
-            try await cfn.events(context.stackName, since: since).map { e in
+            // The API pages newest first; reversed, events in the same second keep their real order.
+            try await cfn.events(context.stackName, since: since).reversed().map { e in
                 TimelineEntry(time: e.timestamp, component: StackComponent.of(e.logicalId), source: "cloudformation",
                               message: "\(e.logicalId) \(e.status)\(e.reason.map { ": \($0)" } ?? "")")
             }
