@@ -302,3 +302,75 @@ final class TimelineLogicTests: XCTestCase {
         XCTAssertThrowsError(try Timeline.validate(.init(since: "yesterday"))) { e in XCTAssertEqual(ErrorReport.status(for: e), .usage) }
     }
 }
+
+import HTTPTransport
+
+/// CloudFormation (query protocol) in-process: an update that stays UPDATE_IN_PROGRESS until
+/// CancelUpdateStack, then rolls back. Records the actions called.
+final class UpdatingStackDouble: HTTPClient, @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var actions: [String] = []
+    private var cancelled = false
+    let started = Date()
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body = String(decoding: request.body, as: UTF8.self)
+        let action = body.split(separator: "&").first { $0.hasPrefix("Action=") }.map { String($0.dropFirst(7)) } ?? ""
+        let cancelled: Bool = lock.withLock {
+            actions.append(action)
+            if action == "CancelUpdateStack" { self.cancelled = true }
+            return self.cancelled
+        }
+        let f = ISO8601DateFormatter()
+        let xml: String
+        switch action {
+        case "DescribeStackEvents":
+            var events = "<member><EventId>e1</EventId><Timestamp>\(f.string(from: started))</Timestamp><LogicalResourceId>WorkerService</LogicalResourceId><PhysicalResourceId>\(Fixture.workerArn)</PhysicalResourceId><ResourceType>AWS::ECS::Service</ResourceType><ResourceStatus>UPDATE_IN_PROGRESS</ResourceStatus></member>"
+            if cancelled {
+                events = "<member><EventId>e2</EventId><Timestamp>\(f.string(from: started.addingTimeInterval(1)))</Timestamp><LogicalResourceId>FairflowStack</LogicalResourceId><ResourceType>AWS::CloudFormation::Stack</ResourceType><ResourceStatus>UPDATE_ROLLBACK_COMPLETE</ResourceStatus></member>" + events
+            }
+            xml = "<DescribeStackEventsResponse><DescribeStackEventsResult><StackEvents>\(events)</StackEvents></DescribeStackEventsResult></DescribeStackEventsResponse>"
+        case "DescribeStacks":
+            xml = "<DescribeStacksResponse><DescribeStacksResult><Stacks><member><StackName>FairflowStack</StackName><StackId>id</StackId><StackStatus>\(cancelled ? "UPDATE_ROLLBACK_COMPLETE" : "UPDATE_IN_PROGRESS")</StackStatus></member></Stacks></DescribeStacksResult></DescribeStacksResponse>"
+        case "CancelUpdateStack":
+            xml = "<CancelUpdateStackResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></CancelUpdateStackResponse>"
+        default:
+            return HTTPResponse(status: 400, body: Data("<ErrorResponse><Error><Code>InvalidAction</Code><Message>\(action)</Message></Error></ErrorResponse>".utf8))
+        }
+        return HTTPResponse(status: 200, headers: ["x-amzn-requestid": "r"], body: Data(xml.utf8))
+    }
+}
+
+/// The stall detector inside `StackWatch.follow`, as `deploy` uses it: a verdict with `fail` cancels the
+/// update (as Ctrl-C does), follows the rollback, and ends with the verdict.
+final class StallDuringFollowTests: XCTestCase {
+    func testAStallCancelsTheUpdateFollowsTheRollbackAndFailsWithTheVerdict() async throws {
+        let cfnDouble = UpdatingStackDouble()
+        var settings = GlobalSettings()
+        settings.endpointURL = "http://127.0.0.1:9"
+        settings.environment = ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+                                "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                                "AWS_EC2_METADATA_DISABLED": "true", "FAIRFLOW_POLL_SECONDS": "0.01"]
+        let (t, capture) = Terminal.capture()
+        let context = Context(settings: settings, terminal: t, http: cfnDouble)
+        let probe = ProbeDouble()
+        probe.services = [Fixture.service()]
+        probe.definitions[Fixture.taskDef] = Fixture.workerDefinition
+        let now = Date()
+        probe.stopped[Fixture.workerService] = [Fixture.crashed("1111aaaa2222bbbb3333", at: now), Fixture.crashed("4444cccc5555dddd6666", at: now)]
+        let stall = StallWatch(probe: probe, since: now.addingTimeInterval(-60), pollEvery: 0, componentOf: { StackComponent.of($0) })
+        let cfn = CloudFormation(try context.aws())
+        do {
+            _ = try await StackWatch.follow(stack: "FairflowStack", since: now, context: context, onInterrupt: {
+                try await cfn.cancelUpdate("FairflowStack", token: "t")
+            }, stall: stall, onStall: { v in try Deploy.decide(v, onStall: .fail, isCreate: false, context: context) })
+            XCTFail("a stalled deploy must not succeed")
+        } catch let e as DeployStalled {
+            XCTAssertEqual(e.verdict.component, "worker")
+            XCTAssertEqual(e.verdict.exitCode, 1)
+            XCTAssertEqual(e.finalStatus, "UPDATE_ROLLBACK_COMPLETE", "the rollback is followed to its end")
+        }
+        XCTAssertEqual(cfnDouble.actions.filter { $0 == "CancelUpdateStack" }.count, 1)
+        XCTAssertTrue(capture.stderr.contains("UPDATE_ROLLBACK_COMPLETE"), capture.stderr)
+    }
+}
