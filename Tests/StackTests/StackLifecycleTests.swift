@@ -279,20 +279,28 @@ final class StatusTests: XCTestCase {
         return (local, env)
     }
 
-    /// What ECS does on AWS when a task passes its checks: register its IP in the service's target group.
-    func registerTargets(_ env: [String: String], only: String? = nil) throws {
+    /// The local AWS registers a new service's tasks in its target groups, as ECS does; `register: false`
+    /// takes them out again (what ECS does with tasks that fail the ALB's health check).
+    func setTargets(_ env: [String: String], register: Bool, only: String? = nil) throws {
         let res = try awsCLI(["cloudformation", "describe-stack-resources", "--stack-name", "FairflowStack"], environment: env) as! [String: Any]
         for r in res["StackResources"] as! [[String: Any]] where r["ResourceType"] as? String == "AWS::ElasticLoadBalancingV2::TargetGroup" {
             let arn = r["PhysicalResourceId"] as! String
             if let o = only, r["LogicalResourceId"] as? String != o { continue }
-            _ = try awsCLI(["elbv2", "register-targets", "--target-group-arn", arn, "--targets", "Id=10.0.1.10", "Id=10.0.2.10"], environment: env)
+            if register {
+                _ = try awsCLI(["elbv2", "register-targets", "--target-group-arn", arn, "--targets", "Id=10.0.9.10"], environment: env)
+                continue
+            }
+            let health = try awsCLI(["elbv2", "describe-target-health", "--target-group-arn", arn], environment: env) as! [String: Any]
+            let ids = (health["TargetHealthDescriptions"] as! [[String: Any]]).map { ($0["Target"] as! [String: Any])["Id"] as! String }
+            if !ids.isEmpty {
+                _ = try awsCLI(["elbv2", "deregister-targets", "--target-group-arn", arn, "--targets"] + ids.map { "Id=\($0)" }, environment: env)
+            }
         }
     }
 
     func testHealthyStackReportsEveryPart() throws {
         let (local, env) = try deployed(tasksRun: true)
         defer { local.stop() }
-        try registerTargets(env)
         let r = try fairflow(["status", "--output", "json"], environment: env)
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         let s = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
@@ -317,11 +325,12 @@ final class StatusTests: XCTestCase {
     func testServicesWithoutARegisteredTargetExit3NamingServiceAndEvidence() throws {
         let (local, env) = try deployed(tasksRun: true)
         defer { local.stop() }
+        try setTargets(env, register: false)
         let r = try fairflow(["status"], environment: env)
         XCTAssertEqual(r.status, 3, r.stdout + r.stderr)
         XCTAssertTrue(r.stdout.contains("UNHEALTHY\tapi-server: no healthy target in UiTargetGroup — target health: none registered"), r.stdout)
         XCTAssertTrue(r.stdout.contains("UNHEALTHY\tflower: no healthy target in FlowerTargetGroup — target health: none registered"), r.stdout)
-        try registerTargets(env, only: "FlowerTargetGroup")
+        try setTargets(env, register: true, only: "FlowerTargetGroup")
         let j = try fairflow(["status", "--output", "json"], environment: env)
         XCTAssertEqual(j.status, 3, j.stderr)
         let s = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as! [String: Any]
@@ -334,6 +343,7 @@ final class StatusTests: XCTestCase {
     func testWatchEndsAtTheTimeoutOrWhenHealthy() throws {
         let (local, env) = try deployed(tasksRun: true)
         defer { local.stop() }
+        try setTargets(env, register: false)
         let started = Date()
         let r = try fairflow(["status", "--watch", "--timeout", "3s", "--interval", "1s", "--output", "json"], environment: env)
         XCTAssertEqual(r.status, 3, r.stderr)
@@ -342,7 +352,7 @@ final class StatusTests: XCTestCase {
         XCTAssertEqual(s["timedOut"] as? Bool, true)
         XCTAssertGreaterThanOrEqual(s["polls"] as? Int ?? 0, 2, "it checked again before giving up")
         XCTAssertTrue(r.stderr.contains("\"event\":\"status\""), "progress on stderr: \(r.stderr)")
-        try registerTargets(env)
+        try setTargets(env, register: true)
         let ok = try fairflow(["status", "--watch", "--timeout", "30s", "--interval", "1s"], environment: env)
         XCTAssertEqual(ok.status, 0, ok.stdout + ok.stderr)
         XCTAssertTrue(ok.stdout.hasSuffix("healthy\n"), ok.stdout)
@@ -389,7 +399,7 @@ final class TimelineTests: XCTestCase {
         }
         XCTAssertTrue(cfnLines.contains("Database CREATE_COMPLETE"), r.stdout)
         XCTAssertTrue(lines.contains { $0[1] == "database" && $0[2] == "rds" && $0[3].hasSuffix(": DB instance created") }, r.stdout)
-        XCTAssertTrue(lines.contains { $0[1] == "api-server" && $0[2] == "target-health" && $0[3] == "UiTargetGroup: none registered (state now)" }, r.stdout)
+        XCTAssertTrue(lines.contains { $0[1] == "api-server" && $0[2] == "target-health" && $0[3] == "UiTargetGroup: 1 healthy (state now)" }, r.stdout)
         // The local AWS has no DescribeScalingActivities: named, not fatal.
         XCTAssertTrue(r.stderr.contains("timeline: autoscaling unavailable:"), r.stderr)
 
