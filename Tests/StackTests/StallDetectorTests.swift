@@ -374,3 +374,18 @@ final class StallDuringFollowTests: XCTestCase {
         XCTAssertTrue(capture.stderr.contains("UPDATE_ROLLBACK_COMPLETE"), capture.stderr)
     }
 }
+
+final class TestTemplateOverrideTests: XCTestCase {
+    func testTheOverrideSetsOneContainersVariableAndRefusesAnUnknownContainer() throws {
+        let json = #"{"Resources":{"WorkerTaskDefinition":{"Type":"AWS::ECS::TaskDefinition","Properties":{"ContainerDefinitions":[{"Name":"worker","Environment":[{"Name":"AIRFLOW__CELERY__BROKER_URL","Value":"redis://good:6379/0"},{"Name":"X","Value":"1"}]},{"Name":"wait-for-migrations"}]}}}}"#
+        let out = try TestTemplateOverride.apply("worker:AIRFLOW__CELERY__BROKER_URL=redis://nowhere.invalid:6379/0", to: json)
+        let root = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
+        let defs = (((root["Resources"] as! [String: Any])["WorkerTaskDefinition"] as! [String: Any])["Properties"] as! [String: Any])["ContainerDefinitions"] as! [[String: Any]]
+        let env = defs[0]["Environment"] as! [[String: String]]
+        XCTAssertEqual(env.filter { $0["Name"] == "AIRFLOW__CELERY__BROKER_URL" }.map { $0["Value"] }, ["redis://nowhere.invalid:6379/0"])
+        XCTAssertTrue(env.contains { $0["Name"] == "X" })
+        XCTAssertNil(defs[1]["Environment"])
+        XCTAssertThrowsError(try TestTemplateOverride.apply("wrker:A=b", to: json)) { XCTAssertEqual(ErrorReport.status(for: $0), .usage) }
+        XCTAssertThrowsError(try TestTemplateOverride.apply("worker", to: json))
+    }
+}
