@@ -53,7 +53,9 @@ public enum Deploy: FairflowOperation {
         [PlannedAction("CloudFormation DescribeStacks"), PlannedAction("S3 PutObject (staged template)", mutating: true),
          PlannedAction("CloudFormation CreateChangeSet + DescribeChangeSet", mutating: true,
                        detail: "the change set is shown before anything changes"),
-         PlannedAction("CloudFormation ExecuteChangeSet", mutating: true), PlannedAction("CloudFormation DescribeStackEvents (progress)")]
+         PlannedAction("CloudFormation ExecuteChangeSet", mutating: true), PlannedAction("CloudFormation DescribeStackEvents (progress)"),
+         PlannedAction("ECS DescribeServices + ListTasks + DescribeTasks, CloudWatch Logs GetLogEvents (stall detector)",
+                       detail: "on a stall: \(input.onStall?.rawValue ?? "ask on a terminal, else fail")")]
     }
 
     public static func run(_ input: Input, context: Context) async throws -> Output {
