@@ -123,6 +123,9 @@ public final class StackProgressRenderer: @unchecked Sendable {
         }
     }
 
+    /// Something else was written under the table (a stall verdict, a question): draw the next frame below it.
+    public func detach() { linesDrawn = 0 }
+
     func redraw() {
         var out = ""
         if linesDrawn > 0 { out += "\u{1B}[\(linesDrawn)A" }

@@ -56,6 +56,7 @@ public enum StackWatch {
                         context.terminal.note("stall detector: cannot read ECS: \(ErrorReport.message(for: error))")
                     }
                     renderer.footer = w.waitingLines
+                    if verdict != nil { renderer.detach() }
                     if let v = verdict, let decide = onStall, try await decide(v) == .stop {
                         var final: Result?
                         if let handler = onInterrupt {
