@@ -196,6 +196,9 @@ final class StallDetectorTests: XCTestCase {
     func testAdviceFollowsTheEvidence() {
         XCTAssertTrue(StallAdvice.whatToDo(reason: "CannotPullContainerError: pull image manifest has been retried", exitCode: nil, logLines: [], component: "worker").contains("image"))
         XCTAssertTrue(StallAdvice.whatToDo(reason: "Essential container in task exited", exitCode: 137, logLines: [], component: "worker").contains("memory"))
+        // git-sync's own line, as it ended a deploy against the running local stack.
+        let gitSync = #"{"msg":"too many failures, aborting","error":"Run(git fetch https://github.com/apache/airflow-example-dags.git HEAD): exit status 128: { stderr: "fatal: unable to access 'https://github.com/apache/airflow-example-dags.git/': Could not resolve host: github.com" }"}"#
+        XCTAssertTrue(StallAdvice.whatToDo(reason: "Essential container in task exited", exitCode: 1, logLines: [gitSync], component: "dag-sync").contains("DAG_REPOSITORY"))
         XCTAssertTrue(StallAdvice.whatToDo(reason: "Task failed ELB health checks in (target-group arn:x)", exitCode: nil, logLines: [], component: "api-server").contains("health check path"))
     }
 }

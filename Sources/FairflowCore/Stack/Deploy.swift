@@ -90,7 +90,11 @@ public enum Deploy: FairflowOperation {
         let isCreate = prepared.type == .create
         let stall = StallWatch(probe: AWSDeployWatchProbe(try context.aws()), since: started, repeats: input.stallRepeats,
                                pollEvery: Double(context.environment["FAIRFLOW_STALL_POLL_SECONDS"] ?? "") ?? 10,
-                               componentOf: { StackComponent.of($0) })
+                               componentOf: { StackComponent.of($0) },
+                               resolve: { [cfn] in
+                                   Dictionary(try await cfn.resources(stack).compactMap { r in r.physicalId.map { (r.logicalId, $0) } },
+                                              uniquingKeysWith: { a, _ in a })
+                               })
         let verdicts = VerdictLog()
         let onStall = input.onStall
         let result = try await StackWatch.follow(stack: stack, since: started, context: context, onInterrupt: {
@@ -110,7 +114,12 @@ public enum Deploy: FairflowOperation {
         guard StackWatch.successStatuses.contains(result.status) else {
             let first = StackWatch.firstFailure(result.events)
             var why = first.map { "\($0.logicalId) (\($0.resourceType)) failed: \($0.reason ?? "no reason given")" } ?? "no resource reported a failure"
-            if let v = verdicts.last { why += "; the stall detector saw \(v.summary)" }
+            if verdicts.last == nil, let f = first, f.resourceType == "AWS::ECS::Service",
+               let v = await stall.postMortem(logicalId: f.logicalId, physicalId: f.physicalId) {
+                verdicts.append(v)
+                Deploy.report(v, context: context)
+            }
+            if let v = verdicts.last { why += "; ECS says \(v.summary) — \(v.whatToDo)" }
             throw FairflowError("deploy of stack \(stack) failed", why: why,
                                 fix: "the rollback left the stack in \(result.status); \(isCreate ? "fix the cause, run `fairflow teardown`, then deploy again" : "fix the cause and deploy again")")
         }

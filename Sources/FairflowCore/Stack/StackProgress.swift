@@ -45,7 +45,7 @@ public final class StackProgressRenderer: @unchecked Sendable {
         didSet {
             guard footer != oldValue else { return }
             switch mode {
-            case .plain: for l in footer { terminal.note(l) }
+            case .plain: for l in footer where !oldValue.contains(l) { terminal.note(l) }
             case .json:
                 struct Line: Encodable { let event = "waiting"; let message: String }
                 for l in footer { if let s = try? JSON.encode(Line(message: l), pretty: false) { terminal.note(s) } }

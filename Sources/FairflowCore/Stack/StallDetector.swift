@@ -249,6 +249,11 @@ public enum StallAdvice {
         if r.contains("container health check") || r.contains("health checks") {
             return "the container's own health check fails: read the log lines above, then check the health check command of \(component)"
         }
+        if log.contains("could not resolve host") || log.contains("unable to access") && log.contains("git") {
+            return component == "dag-sync"
+                ? "git-sync cannot fetch the DAG repository: check DAG_REPOSITORY, its deploy key (GIT_READ_ONLY_SECRET_ARN) and that the private subnets reach it (NAT gateway), then deploy again"
+                : "\(component) cannot resolve or reach a host named in its log: check the URL and the network path (NAT gateway, security groups), then deploy again"
+        }
         if log.contains("broker") || log.contains("redis") || log.contains("amqp") || log.contains("celery") && log.contains("connect") {
             return "\(component) cannot reach its Celery broker: check the Redis endpoint and the broker URL, then deploy again"
         }
@@ -271,12 +276,18 @@ public final class StallWatch: @unchecked Sendable {
     private var lastPoll = Date.distantPast
     /// ECS services (by logical id) whose resource is in progress: their physical id is the service ARN.
     private var watching: [String: String] = [:]
+    /// Every ECS service seen during this deploy (logical id → ARN), for the post-mortem.
+    private var known: [String: String] = [:]
     private var definitions: [String: ECSTaskDefinition] = [:]
+    /// The stack's logical id → physical id, for services whose events carry no ARN yet.
+    let resolve: (@Sendable () async throws -> [String: String])?
     public private(set) var waitingLines: [String] = []
 
     public init(probe: DeployWatchProbe, since: Date, repeats: Int = 2, pollEvery: TimeInterval = 10,
-                componentOf: @escaping @Sendable (String) -> String) {
+                componentOf: @escaping @Sendable (String) -> String,
+                resolve: (@Sendable () async throws -> [String: String])? = nil) {
         self.probe = probe
+        self.resolve = resolve
         self.detector = StallDetector(since: since, repeats: repeats)
         self.pollEvery = pollEvery
         self.componentOf = componentOf
@@ -292,7 +303,7 @@ public final class StallWatch: @unchecked Sendable {
     public func observe(_ events: [StackEvent]) {
         for e in events where e.resourceType == "AWS::ECS::Service" {
             if e.status.hasSuffix("_IN_PROGRESS") && !e.status.hasPrefix("DELETE") {
-                if let p = e.physicalId, Self.parseServiceArn(p) != nil { watching[e.logicalId] = p }
+                if let p = e.physicalId, Self.parseServiceArn(p) != nil { watching[e.logicalId] = p; known[e.logicalId] = p }
                 else if watching[e.logicalId] == nil { watching[e.logicalId] = "" }
             } else {
                 watching[e.logicalId] = nil
@@ -305,9 +316,35 @@ public final class StallWatch: @unchecked Sendable {
     /// Reads the watched services (at most every `pollEvery`) and returns a verdict once one is due.
     public func check(now: Date = Date()) async throws -> StallVerdict? {
         guard now.timeIntervalSince(lastPoll) >= pollEvery else { return nil }
+        if watching.values.contains(""), let resolve {
+            // The first IN_PROGRESS event of a new service has no physical id: ask the stack.
+            let physical = try await resolve()
+            for (lid, arn) in watching where arn.isEmpty {
+                if let p = physical[lid], Self.parseServiceArn(p) != nil { watching[lid] = p; known[lid] = p }
+            }
+        }
         let targets = watching.compactMap { lid, arn in Self.parseServiceArn(arn).map { (lid, $0.cluster, $0.name) } }
         guard !targets.isEmpty else { waitingLines = []; return nil }
         lastPoll = now
+        let snaps = try await snapshots(targets)
+        waitingLines = StallDetector.waiting(snaps)
+        guard let c = detector.assess(snaps) else { return nil }
+        return await verdict(c, now: now)
+    }
+
+    /// After CloudFormation gave up on a service (the breaker may trip between two polls): its failure,
+    /// one stopped task being enough. nil when ECS no longer shows one.
+    public func postMortem(logicalId: String, physicalId: String? = nil, now: Date = Date()) async -> StallVerdict? {
+        if let p = physicalId, Self.parseServiceArn(p) != nil { known[logicalId] = p }
+        if known[logicalId] == nil, let resolve, let p = (try? await resolve())?[logicalId], Self.parseServiceArn(p) != nil { known[logicalId] = p }
+        guard let arn = known[logicalId], let (cluster, name) = Self.parseServiceArn(arn),
+              let snaps = try? await snapshots([(logicalId, cluster, name)]) else { return nil }
+        var last = StallDetector(since: detector.since, repeats: 1)
+        guard let c = last.assess(snaps) else { return nil }
+        return await verdict(c, now: now)
+    }
+
+    func snapshots(_ targets: [(String, String, String)]) async throws -> [ServiceSnapshot] {
         var snaps: [ServiceSnapshot] = []
         for (cluster, group) in Dictionary(grouping: targets, by: { $0.1 }) {
             let services = try await probe.services(cluster: cluster, names: group.map(\.2).sorted())
@@ -318,10 +355,7 @@ public final class StallWatch: @unchecked Sendable {
                 snaps.append(ServiceSnapshot(component: componentOf(lid), service: s, stopped: stopped, active: active))
             }
         }
-        snaps.sort { $0.component < $1.component }
-        waitingLines = StallDetector.waiting(snaps)
-        guard let c = detector.assess(snaps) else { return nil }
-        return await verdict(c, now: now)
+        return snaps.sorted { $0.component < $1.component }
     }
 
     func verdict(_ c: StallCandidate, now: Date) async -> StallVerdict {
