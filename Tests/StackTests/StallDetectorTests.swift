@@ -180,6 +180,30 @@ final class StallDetectorTests: XCTestCase {
         XCTAssertEqual(w.watchedServices, [])
     }
 
+    /// A new service's first event has no ARN; the stack's resources give it. When the breaker tripped
+    /// between two polls, the post-mortem still names the failure (one stopped task is enough then).
+    func testServicesWithoutAnARNAreResolvedAndThePostMortemNamesTheFailure() async throws {
+        let probe = ProbeDouble()
+        probe.services = [Fixture.service(rollout: "FAILED", reason: "ECS deployment circuit breaker: tasks failed to start.")]
+        probe.definitions[Fixture.taskDef] = Fixture.workerDefinition
+        probe.stopped[Fixture.workerService] = [Fixture.crashed("a7a7a7a7a7a7a7a7a7a7", at: Fixture.t0.addingTimeInterval(5), exit: 3)]
+        let w = StallWatch(probe: probe, since: Fixture.t0, pollEvery: 0, componentOf: { StackComponent.of($0) },
+                           resolve: { ["WorkerService": Fixture.workerArn, "Vpc": "vpc-1"] })
+        w.observe([Fixture.inProgressEvent(nil, status: "CREATE_IN_PROGRESS")])
+        XCTAssertEqual(w.watchedServices, [])
+        let v = try await w.check()
+        XCTAssertEqual(w.watchedServices, [Fixture.workerService], "found through ListStackResources")
+        XCTAssertEqual(v?.circuitBreakerTripped, true)
+
+        let late = StallWatch(probe: probe, since: Fixture.t0, componentOf: { StackComponent.of($0) },
+                              resolve: { ["WorkerService": Fixture.workerArn] })
+        let pm = await late.postMortem(logicalId: "WorkerService")
+        XCTAssertEqual(pm?.component, "worker")
+        XCTAssertEqual(pm?.exitCode, 3)
+        let none = await StallWatch(probe: ProbeDouble(), since: Fixture.t0, componentOf: { $0 }).postMortem(logicalId: "WorkerService")
+        XCTAssertNil(none, "no ARN, nothing to read")
+    }
+
     func testOnStallDecides() throws {
         let (t, _) = Terminal.capture()
         let ctx = Context(settings: GlobalSettings(), terminal: t)
