@@ -204,6 +204,33 @@ final class StallDetectorTests: XCTestCase {
         XCTAssertNil(none, "no ARN, nothing to read")
     }
 
+    /// As the running local stack showed it: tasks stopped for failed container health checks, the
+    /// wait-for-migrations dependency exited 0, the API gave only stoppingAt. Blame the worker, read its log.
+    func testAHealthCheckFailureBlamesTheMainContainerNotTheDependency() async throws {
+        let probe = ProbeDouble()
+        probe.services = [Fixture.service()]
+        probe.definitions[Fixture.taskDef] = Fixture.workerDefinition
+        func failed(_ id: String, _ at: TimeInterval) -> ECSTask {
+            var t = ECSTask(taskArn: "arn:aws:ecs:us-east-1:123456789012:task/\(Fixture.cluster)/\(id)", taskDefinitionArn: Fixture.taskDef,
+                            group: "service:\(Fixture.workerService)", lastStatus: "STOPPED", stopCode: "ServiceSchedulerInitiated",
+                            stoppedReason: "Task failed container health checks",
+                            containers: [ECSContainer(name: "wait-for-migrations", exitCode: 0), ECSContainer(name: "worker", exitCode: 0)])
+            t.stoppingAt = Fixture.t0.addingTimeInterval(at)
+            return t
+        }
+        probe.stopped[Fixture.workerService] = [failed("9d5e447b9e8c4c37becdf7360c4f218d", 330), failed("293b85aa9e8c4c37becdf7360c4f218d", 660)]
+        probe.logs["FairflowStack-WorkerLogGroup worker/worker/293b85aa9e8c4c37becdf7360c4f218d"] =
+            ["[error    ] consumer: Cannot connect to redis://:**@nowhere.invalid:6379/0: Error -2 connecting to nowhere.invalid:6379. Name or service not known..",
+             "Trying again in 30.00 seconds... (20/100)", "worker: Warm shutdown (MainProcess)"]
+        let v = try await watch(probe).check()
+        let verdict = try XCTUnwrap(v)
+        XCTAssertEqual(verdict.container, "worker")
+        XCTAssertEqual(verdict.task, "293b85aa9e8c4c37becdf7360c4f218d", "the latest failure, by stoppingAt")
+        XCTAssertEqual(verdict.firstFailureAt, Fixture.t0.addingTimeInterval(330))
+        XCTAssertTrue(verdict.logLines.first?.contains("nowhere.invalid") ?? false)
+        XCTAssertTrue(verdict.whatToDo.contains("Celery broker"), verdict.whatToDo)
+    }
+
     func testOnStallDecides() throws {
         let (t, _) = Terminal.capture()
         let ctx = Context(settings: GlobalSettings(), terminal: t)

@@ -104,6 +104,9 @@ public struct ECSTask: Codable, Sendable {
         self.healthStatus = healthStatus
     }
 
+    /// When it stopped, or began to (an API that leaves out stoppedAt still says stoppingAt).
+    public var stopTime: Date? { stoppedAt ?? stoppingAt }
+
     /// The last path element of the ARN: what awslogs puts at the end of a log stream name.
     public var taskId: String { taskArn.split(separator: "/").last.map(String.init) ?? taskArn }
 }

@@ -59,11 +59,15 @@ public enum StackWatch {
                     if verdict != nil { renderer.detach() }
                     if let v = verdict, let decide = onStall, try await decide(v) == .stop {
                         var final: Result?
+                        var cleanup: String?
                         if let handler = onInterrupt {
-                            try await handler()
-                            final = try? await follow(stack: stack, since: Date(), context: context, deleting: deleting, onInterrupt: nil)
+                            // A clean-up that fails must not hide the verdict.
+                            do {
+                                try await handler()
+                                final = try? await follow(stack: stack, since: Date(), context: context, deleting: deleting, onInterrupt: nil)
+                            } catch { cleanup = ErrorReport.message(for: error) }
                         }
-                        throw DeployStalled(verdict: v, stack: stack, finalStatus: final?.status)
+                        throw DeployStalled(verdict: v, stack: stack, finalStatus: final?.status, cleanupError: cleanup)
                     }
                 }
                 renderer.render(fresh)
@@ -108,9 +112,18 @@ public struct DeployStalled: Error, CustomStringConvertible {
     public let verdict: StallVerdict
     public let stack: String
     public let finalStatus: String?
+    public var cleanupError: String?
+
+    public init(verdict: StallVerdict, stack: String, finalStatus: String?, cleanupError: String? = nil) {
+        self.verdict = verdict
+        self.stack = stack
+        self.finalStatus = finalStatus
+        self.cleanupError = cleanupError
+    }
 
     public var description: String {
-        let after = finalStatus.map { "the stack is now \($0)" } ?? "the clean-up was started"
+        var after = finalStatus.map { "the stack is now \($0)" } ?? "the clean-up was started"
+        if let e = cleanupError { after = "the clean-up failed (\(e)): cancel the update or delete the stack yourself" }
         return "deploy of stack \(stack) stalled: \(verdict.summary) — \(verdict.whatToDo); \(after)"
     }
 }

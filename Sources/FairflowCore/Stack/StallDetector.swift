@@ -142,10 +142,13 @@ public struct StallDetector: Sendable {
         return reason.localizedCaseInsensitiveContains("fail") || (t.containers ?? []).contains { ($0.exitCode ?? 0) != 0 }
     }
 
-    /// The container to blame: one that exited non-zero, else one with a reason, else the first essential that exited.
+    /// The container to blame: one that exited non-zero, else one whose health check failed, else one with a reason.
+    /// A dependency that exited 0 (wait-for-migrations) is not to blame; when nothing else stands out, the
+    /// last container (the task's main one in fairflow's task definitions) is.
     static func failingContainer(_ t: ECSTask) -> ECSContainer? {
         let cs = t.containers ?? []
-        return cs.first { ($0.exitCode ?? 0) != 0 } ?? cs.first { !($0.reason ?? "").isEmpty } ?? cs.first { $0.exitCode != nil }
+        return cs.first { ($0.exitCode ?? 0) != 0 } ?? cs.first { $0.healthStatus == "UNHEALTHY" }
+            ?? cs.first { !($0.reason ?? "").isEmpty } ?? cs.last { $0.exitCode != 0 } ?? cs.last
     }
 
     /// Ids, ARNs and addresses differ from task to task; the failure is the same.
@@ -172,8 +175,8 @@ public struct StallDetector: Sendable {
     public mutating func assess(_ snapshots: [ServiceSnapshot]) -> StallCandidate? {
         for snap in snapshots {
             let s = snap.service
-            let failures = snap.stopped.filter { ($0.stoppedAt ?? .distantFuture) >= since && Self.isFailure($0) }
-                .sorted { ($0.stoppedAt ?? .distantPast) < ($1.stoppedAt ?? .distantPast) }
+            let failures = snap.stopped.filter { ($0.stopTime ?? .distantFuture) >= since && Self.isFailure($0) }
+                .sorted { ($0.stopTime ?? .distantPast) < ($1.stopTime ?? .distantPast) }
             let bySignature = Dictionary(grouping: failures) { Self.signature(snap.component, $0) }
             let tripped = (s.deployments ?? []).first { $0.rolloutState == "FAILED" && ($0.updatedAt ?? $0.createdAt ?? .distantFuture) >= since }
             if let d = tripped {
@@ -204,7 +207,7 @@ public struct StallDetector: Sendable {
         return StallCandidate(signature: sig, component: snap.component, service: snap.service.serviceName, reason: Self.reason(last, c),
                               stopCode: last.stopCode, container: c?.name, exitCode: c?.exitCode, task: last.taskId,
                               taskDefinitionArn: last.taskDefinitionArn, occurrences: tasks.count, circuitBreakerTripped: false,
-                              firstFailureAt: tasks.first?.stoppedAt)
+                              firstFailureAt: tasks.first?.stopTime)
     }
 
     /// What a slow deploy waits for, one line per service still rolling out.
@@ -243,12 +246,6 @@ public enum StallAdvice {
         if exitCode == 137 || r.contains("outofmemory") || r.contains("oom") {
             return "the container was killed for memory (exit 137): give \(component) more memory and deploy again"
         }
-        if r.contains("elb health check") || r.contains("target-group") {
-            return "the load balancer's health check fails: check the health check path answers 200 on the container port, and that the app starts within the 300 s grace period"
-        }
-        if r.contains("container health check") || r.contains("health checks") {
-            return "the container's own health check fails: read the log lines above, then check the health check command of \(component)"
-        }
         if log.contains("could not resolve host") || log.contains("unable to access") && log.contains("git") {
             return component == "dag-sync"
                 ? "git-sync cannot fetch the DAG repository: check DAG_REPOSITORY, its deploy key (GIT_READ_ONLY_SECRET_ARN) and that the private subnets reach it (NAT gateway), then deploy again"
@@ -259,6 +256,12 @@ public enum StallAdvice {
         }
         if log.contains("operationalerror") || log.contains("can't connect to mysql") || log.contains("access denied for user") {
             return "\(component) cannot reach the database: check the database is available (`fairflow status`) and its secret, then deploy again"
+        }
+        if r.contains("elb health check") || r.contains("target-group") {
+            return "the load balancer's health check fails: check the health check path answers 200 on the container port, and that the app starts within the 300 s grace period"
+        }
+        if r.contains("container health check") || r.contains("health checks") {
+            return "the container's own health check fails: read the log lines above, then check the health check command of \(component)"
         }
         if let e = exitCode, e != 0 {
             return "\(component) exits with code \(e): read the log lines above (`fairflow logs tail \(component) --previous` for more), fix the configuration, then deploy again"

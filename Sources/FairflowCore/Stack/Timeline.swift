@@ -188,7 +188,7 @@ public enum TimelineSources {
 
     public static func stoppedTasks(_ tasks: [ECSTask], components: [String: String], since: Date) -> [TimelineEntry] {
         tasks.compactMap { t in
-            guard let at = t.stoppedAt, at >= since else { return nil }
+            guard let at = t.stopTime, at >= since else { return nil }
             let service = (t.group ?? "").hasPrefix("service:") ? String(t.group!.dropFirst("service:".count)) : nil
             let comp = service.flatMap { components[$0] } ?? t.group ?? "other"
             let exits = (t.containers ?? []).compactMap { c in c.exitCode.map { "\(c.name ?? "?") exit \($0)" } }
