@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "FairflowCLITests", dependencies: ["FairflowCLI", "FairflowTestSupport"]),
         .testTarget(name: "DayTwoTests", dependencies: ["FairflowCore", "FairflowTemplate", "AWSServices", "FairflowTestSupport"],
                     exclude: ["Recorded"]),
-        .testTarget(name: "StackTests", dependencies: ["FairflowCore", "FairflowTestSupport"]),
+        .testTarget(name: "StackTests", dependencies: ["FairflowCore", "AWSServices", "HTTPTransport", "FairflowTestSupport"]),
         .testTarget(name: "AirflowAPITests", dependencies: ["AirflowAPI", "HTTPTransport", "FairflowTestSupport"]),
         .testTarget(name: "SSHTransportTests", dependencies: ["SSHTransport", "FairflowTestSupport"]),
         .testTarget(name: "MetadataDBTests", dependencies: ["MetadataDB", "FairflowTestSupport"], exclude: ["Fixtures"]),

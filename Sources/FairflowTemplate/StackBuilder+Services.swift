@@ -278,6 +278,8 @@ extension StackBuilder {
             ("TaskDefinition", CFN.ref(taskDefinition)),
             ("LaunchType", "FARGATE"), ("PlatformVersion", "LATEST"),
             ("DesiredCount", .int(desiredCount(c))),
+            // The breaker's failure threshold is not settable: ECS's API (botocore 1.43: DeploymentCircuitBreaker
+            // has only enable and rollback) and so CloudFormation take none; `deploy`'s stall detector fails faster.
             ("DeploymentConfiguration", [
                 "DeploymentCircuitBreaker": ["Enable": true, "Rollback": true],
                 "MaximumPercent": 200, "MinimumHealthyPercent": c == .redis || c == .dagSync ? 0 : 100,
@@ -290,6 +292,7 @@ extension StackBuilder {
         ]
         if let (tg, container, port) = loadBalancer {
             p.append(("LoadBalancers", [["TargetGroupArn": CFN.ref(tg), "ContainerName": .string(container), "ContainerPort": .int(port)]]))
+            // Covers the container's 180 s start period plus the ALB's 2 × 30 s to call it healthy.
             p.append(("HealthCheckGracePeriodSeconds", 300))
         }
         if let registry { p.append(("ServiceRegistries", [["RegistryArn": CFN.getAtt(registry, "Arn")]])) }

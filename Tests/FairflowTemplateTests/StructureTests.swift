@@ -118,6 +118,35 @@ final class StructureTests: XCTestCase {
         }
     }
 
+    /// The ALB may not kill a task before its app could pass the health check, nor make every deploy wait
+    /// out a 300 s deregistration delay.
+    func testGracePeriodCoversStartupAndDeregistrationIsShort() throws {
+        for (mode, o) in Modes.all {
+            let t = try Parsed(o)
+            var behindALB = 0
+            for (id, r) in t.ofType("AWS::ECS::Service") {
+                let p = r["Properties"] as! [String: Any]
+                guard let lb = (p["LoadBalancers"] as? [[String: Any]])?.first else { continue }
+                behindALB += 1
+                let grace = try XCTUnwrap(p["HealthCheckGracePeriodSeconds"] as? Int, "\(mode) \(id)")
+                let tg = t.props(refName(lb["TargetGroupArn"])!)
+                let containers = t.props(refName(p["TaskDefinition"])!)["ContainerDefinitions"] as! [[String: Any]]
+                let c = try XCTUnwrap(containers.first { $0["Name"] as? String == lb["ContainerName"] as? String }, "\(mode) \(id)")
+                let start = (c["HealthCheck"] as? [String: Any])?["StartPeriod"] as? Int ?? 0
+                let albToHealthy = (tg["HealthCheckIntervalSeconds"] as! Int) * (tg["HealthyThresholdCount"] as! Int)
+                XCTAssertGreaterThanOrEqual(grace, start + albToHealthy, "\(mode) \(id): grace \(grace) s < start period \(start) s + ALB \(albToHealthy) s")
+                XCTAssertLessThanOrEqual(grace, 600, "\(mode) \(id): a crash loop would hide behind the grace period")
+            }
+            XCTAssertEqual(behindALB, 2, "\(mode): the UI and Flower")
+            for (id, r) in t.ofType("AWS::ElasticLoadBalancingV2::TargetGroup") {
+                let attrs = ((r["Properties"] as! [String: Any])["TargetGroupAttributes"] as? [[String: String]]) ?? []
+                let delay = attrs.first { $0["Key"] == "deregistration_delay.timeout_seconds" }?["Value"].flatMap(Int.init)
+                XCTAssertNotNil(delay, "\(mode) \(id): the default is 300 s")
+                XCTAssertLessThanOrEqual(delay ?? 300, 60, "\(mode) \(id)")
+            }
+        }
+    }
+
     func testEveryServiceHasCircuitBreakerAndHealthChecks() throws {
         for (mode, o) in Modes.all {
             let t = try Parsed(o)

@@ -279,6 +279,25 @@ final class StatusTests: XCTestCase {
         return (local, env)
     }
 
+    /// The local AWS registers a new service's tasks in its target groups, as ECS does; `register: false`
+    /// takes them out again (what ECS does with tasks that fail the ALB's health check).
+    func setTargets(_ env: [String: String], register: Bool, only: String? = nil) throws {
+        let res = try awsCLI(["cloudformation", "describe-stack-resources", "--stack-name", "FairflowStack"], environment: env) as! [String: Any]
+        for r in res["StackResources"] as! [[String: Any]] where r["ResourceType"] as? String == "AWS::ElasticLoadBalancingV2::TargetGroup" {
+            let arn = r["PhysicalResourceId"] as! String
+            if let o = only, r["LogicalResourceId"] as? String != o { continue }
+            if register {
+                _ = try awsCLI(["elbv2", "register-targets", "--target-group-arn", arn, "--targets", "Id=10.0.9.10"], environment: env)
+                continue
+            }
+            let health = try awsCLI(["elbv2", "describe-target-health", "--target-group-arn", arn], environment: env) as! [String: Any]
+            let ids = (health["TargetHealthDescriptions"] as! [[String: Any]]).map { ($0["Target"] as! [String: Any])["Id"] as! String }
+            if !ids.isEmpty {
+                _ = try awsCLI(["elbv2", "deregister-targets", "--target-group-arn", arn, "--targets"] + ids.map { "Id=\($0)" }, environment: env)
+            }
+        }
+    }
+
     func testHealthyStackReportsEveryPart() throws {
         let (local, env) = try deployed(tasksRun: true)
         defer { local.stop() }
@@ -298,6 +317,48 @@ final class StatusTests: XCTestCase {
         XCTAssertTrue((s["redis"] as? String ?? "").contains("automatic failover enabled"), "\(s["redis"] ?? "")")
         XCTAssertEqual(s["efs"] as? String, "available")
         XCTAssertEqual(s["bastion"] as? String, "Online")
+        let targets = s["targets"] as! [String: [[String: Any]]]
+        XCTAssertEqual(targets["UiTargetGroup"]?.map { $0["state"] as? String }, ["healthy", "healthy"])
+    }
+
+    /// Every service at its desired count, yet nothing registered behind the ALB: not healthy.
+    func testServicesWithoutARegisteredTargetExit3NamingServiceAndEvidence() throws {
+        let (local, env) = try deployed(tasksRun: true)
+        defer { local.stop() }
+        try setTargets(env, register: false)
+        let r = try fairflow(["status"], environment: env)
+        XCTAssertEqual(r.status, 3, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("UNHEALTHY\tapi-server: no healthy target in UiTargetGroup — target health: none registered"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("UNHEALTHY\tflower: no healthy target in FlowerTargetGroup — target health: none registered"), r.stdout)
+        try setTargets(env, register: true, only: "FlowerTargetGroup")
+        let j = try fairflow(["status", "--output", "json"], environment: env)
+        XCTAssertEqual(j.status, 3, j.stderr)
+        let s = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as! [String: Any]
+        let problems = s["problems"] as! [[String: String]]
+        XCTAssertEqual(problems, [["component": "api-server", "problem": "no healthy target in UiTargetGroup", "evidence": "target health: none registered"]])
+        XCTAssertEqual(s["healthy"] as? Bool, false)
+    }
+
+    /// `--watch` gives up at its timeout with exit 3 and the problems; once healthy it returns 0 at once.
+    func testWatchEndsAtTheTimeoutOrWhenHealthy() throws {
+        let (local, env) = try deployed(tasksRun: true)
+        defer { local.stop() }
+        try setTargets(env, register: false)
+        let started = Date()
+        let r = try fairflow(["status", "--watch", "--timeout", "10s", "--interval", "1s", "--output", "json"], environment: env)
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 40)
+        let s = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(s["timedOut"] as? Bool, true)
+        XCTAssertGreaterThanOrEqual(s["polls"] as? Int ?? 0, 2, "it checked again before giving up")
+        XCTAssertTrue(r.stderr.contains("\"event\":\"status\""), "progress on stderr: \(r.stderr)")
+        try setTargets(env, register: true)
+        let ok = try fairflow(["status", "--watch", "--timeout", "30s", "--interval", "1s"], environment: env)
+        XCTAssertEqual(ok.status, 0, ok.stdout + ok.stderr)
+        XCTAssertTrue(ok.stdout.hasSuffix("healthy\n"), ok.stdout)
+        let bad = try fairflow(["status", "--watch", "--timeout", "soon"], environment: env)
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.stderr.contains("--timeout: 'soon' is not a duration like 90s, 10m or 1h"), bad.stderr)
     }
 
     func testServicesShortOfTheirCountExit3NamingThem() throws {
@@ -307,5 +368,54 @@ final class StatusTests: XCTestCase {
         XCTAssertEqual(r.status, 3, r.stdout + r.stderr)
         XCTAssertTrue(r.stdout.contains("UNHEALTHY\tscheduler: 0 of 2 tasks running"), r.stdout)
         XCTAssertTrue(r.stdout.contains("UNHEALTHY\tworker: 0 of 2 tasks running"), r.stdout)
+    }
+}
+
+/// `timeline` on a deployed stack: one time-ordered view from the services' own APIs; a source the
+/// endpoint cannot answer is named and the rest is shown.
+final class TimelineTests: XCTestCase {
+    func testTimelineOrdersStackAndDatabaseEventsAndFilters() throws {
+        let local = try LocalAWS()
+        defer { local.stop() }
+        var env = local.environment
+        env["FAIRFLOW_POLL_SECONDS"] = "0.3"
+        env["AWS_MAX_ATTEMPTS"] = "1"
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow-x-AbCdEf"
+        for k in ["AIRFLOW_FERNET_KEY_SECRET_ARN", "AIRFLOW_ADMIN_PASSWORD_SECRET_ARN", "AIRFLOW_FLOWER_CREDENTIALS_SECRET_ARN"] { env[k] = arn }
+        XCTAssertEqual(try fairflow(["deploy", "--yes"], environment: env, timeout: 300).status, 0)
+
+        let r = try fairflow(["timeline", "--since", "1h"], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        XCTAssertTrue(lines.allSatisfy { $0.count == 4 }, "time, component, source, message on a pipe: \(r.stdout)")
+        let times = lines.map { $0[0] }
+        XCTAssertEqual(times, times.sorted(), "time-ordered")
+        XCTAssertEqual(lines.first?[3], "FairflowStack REVIEW_IN_PROGRESS: User Initiated")
+        // Same-second events keep CloudFormation's order: each resource starts before it completes.
+        let cfnLines = lines.filter { $0[2] == "cloudformation" }.map { $0[3] }
+        for (i, l) in cfnLines.enumerated() where l.hasSuffix(" CREATE_COMPLETE") {
+            let id = l.dropLast(" CREATE_COMPLETE".count)
+            XCTAssertTrue(cfnLines[..<i].contains { $0.hasPrefix("\(id) CREATE_IN_PROGRESS") }, "\(id) completed before it started")
+        }
+        XCTAssertTrue(cfnLines.contains("Database CREATE_COMPLETE"), r.stdout)
+        XCTAssertTrue(lines.contains { $0[1] == "database" && $0[2] == "rds" && $0[3].hasSuffix(": DB instance created") }, r.stdout)
+        XCTAssertTrue(lines.contains { $0[1] == "api-server" && $0[2] == "target-health" && $0[3] == "UiTargetGroup: 1 healthy (state now)" }, r.stdout)
+        // The local AWS has no DescribeScalingActivities: named, not fatal.
+        XCTAssertTrue(r.stderr.contains("timeline: autoscaling unavailable:"), r.stderr)
+
+        let j = try fairflow(["timeline", "--since", "1h", "--component", "database", "--output", "json"], environment: env)
+        XCTAssertEqual(j.status, 0, j.stderr)
+        let doc = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as! [String: Any]
+        let entries = doc["entries"] as! [[String: Any]]
+        XCTAssertFalse(entries.isEmpty)
+        XCTAssertEqual(Set(entries.map { $0["component"] as! String }), ["database"])
+        XCTAssertEqual(Set(entries.map { $0["source"] as! String }), ["cloudformation", "rds"])
+        XCTAssertEqual(Set((doc["unavailable"] as! [[String: Any]]).map { $0["source"] as! String }), ["autoscaling"], "not HA: Redis is a service, no ElastiCache to ask")
+
+        let bad = try fairflow(["timeline", "--component", "wroker"], environment: env)
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.stderr.contains("unknown component 'wroker' (did you mean worker?)"), bad.stderr)
+        let none = try fairflow(["timeline", "--since", "2026-01-01T00:00:00Z", "--component", "bastion"], environment: env)
+        XCTAssertEqual(none.status, 0)
     }
 }

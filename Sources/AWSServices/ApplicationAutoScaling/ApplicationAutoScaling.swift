@@ -16,6 +16,17 @@ public struct ScalingPolicy: Codable, Sendable {
     public var PolicyType: String?
 }
 
+public struct ScalingActivity: Codable, Sendable {
+    public var ActivityId: String?
+    public var ResourceId: String
+    public var Description: String?
+    public var Cause: String?
+    public var StartTime: Date
+    public var EndTime: Date?
+    public var StatusCode: String?       // Pending, InProgress, Successful, Overridden, Unfulfilled, Failed
+    public var StatusMessage: String?
+}
+
 /// Application Auto Scaling for ECS services (`service/<cluster>/<service>`, `ecs:service:DesiredCount`).
 public struct ApplicationAutoScaling: Sendable {
     public let client: AWSClient
@@ -60,5 +71,18 @@ public struct ApplicationAutoScaling: Sendable {
         return try await client.send(.json(.applicationAutoScaling, "DescribeScalingPolicies", [
             "ServiceNamespace": "ecs", "ResourceId": Self.ecsResourceId(cluster: cluster, service: service),
         ])).decode(R.self).ScalingPolicies ?? []
+    }
+
+    /// Scaling activities of one ECS service, newest first (DescribeScalingActivities pages by NextToken).
+    public func scalingActivities(cluster: String, service: String) -> Paginator<ScalingActivity> {
+        let client = self.client
+        let resource = Self.ecsResourceId(cluster: cluster, service: service)
+        return Paginator { token in
+            struct R: Decodable { var ScalingActivities: [ScalingActivity]?; var NextToken: String? }
+            var p: [String: Any] = ["ServiceNamespace": "ecs", "ResourceId": resource, "ScalableDimension": Self.ecsDesiredCount]
+            if let t = token { p["NextToken"] = t }
+            let r = try await client.send(.json(.applicationAutoScaling, "DescribeScalingActivities", p)).decode(R.self)
+            return (r.ScalingActivities ?? [], r.NextToken)
+        }
     }
 }

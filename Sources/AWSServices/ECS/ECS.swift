@@ -23,6 +23,17 @@ public struct ECSDeployment: Codable, Sendable {
     public var updatedAt: Date?
 }
 
+public struct ECSLoadBalancer: Codable, Sendable, Equatable {
+    public var targetGroupArn: String?
+    public var containerName: String?
+    public var containerPort: Int?
+    public init(targetGroupArn: String?, containerName: String? = nil, containerPort: Int? = nil) {
+        self.targetGroupArn = targetGroupArn
+        self.containerName = containerName
+        self.containerPort = containerPort
+    }
+}
+
 public struct ECSService: Codable, Sendable {
     public var serviceArn: String?
     public var serviceName: String
@@ -35,6 +46,8 @@ public struct ECSService: Codable, Sendable {
     public var taskDefinition: String?
     public var deployments: [ECSDeployment]?
     public var events: [ECSServiceEvent]?
+    public var loadBalancers: [ECSLoadBalancer]?
+    public var healthCheckGracePeriodSeconds: Int?
 
     /// botocore's `services_stable` acceptor: one deployment and as many running as desired.
     public var isStable: Bool { (deployments ?? []).count == 1 && runningCount == desiredCount }
@@ -46,6 +59,14 @@ public struct ECSContainer: Codable, Sendable {
     public var lastStatus: String?
     public var exitCode: Int?
     public var reason: String?
+    public var healthStatus: String?      // HEALTHY, UNHEALTHY, UNKNOWN
+    public init(name: String?, lastStatus: String? = nil, exitCode: Int? = nil, reason: String? = nil, healthStatus: String? = nil) {
+        self.name = name
+        self.lastStatus = lastStatus
+        self.exitCode = exitCode
+        self.reason = reason
+        self.healthStatus = healthStatus
+    }
 }
 
 public struct ECSTask: Codable, Sendable {
@@ -63,6 +84,28 @@ public struct ECSTask: Codable, Sendable {
     public var stoppedAt: Date?
     public var startedBy: String?
     public var containers: [ECSContainer]?
+    public var healthStatus: String?      // HEALTHY, UNHEALTHY, UNKNOWN
+    public var pullStartedAt: Date?
+    public var pullStoppedAt: Date?
+
+    public init(taskArn: String, taskDefinitionArn: String? = nil, group: String? = nil, lastStatus: String? = nil,
+                stopCode: String? = nil, stoppedReason: String? = nil, startedAt: Date? = nil, stoppedAt: Date? = nil,
+                startedBy: String? = nil, containers: [ECSContainer]? = nil, healthStatus: String? = nil) {
+        self.taskArn = taskArn
+        self.taskDefinitionArn = taskDefinitionArn
+        self.group = group
+        self.lastStatus = lastStatus
+        self.stopCode = stopCode
+        self.stoppedReason = stoppedReason
+        self.startedAt = startedAt
+        self.stoppedAt = stoppedAt
+        self.startedBy = startedBy
+        self.containers = containers
+        self.healthStatus = healthStatus
+    }
+
+    /// When it stopped, or began to (an API that leaves out stoppedAt still says stoppingAt).
+    public var stopTime: Date? { stoppedAt ?? stoppingAt }
 
     /// The last path element of the ARN: what awslogs puts at the end of a log stream name.
     public var taskId: String { taskArn.split(separator: "/").last.map(String.init) ?? taskArn }

@@ -51,6 +51,56 @@ public struct RDS: Sendable {
     }
 }
 
+/// One event as RDS and ElastiCache DescribeEvents give it.
+public struct ServiceEvent: Codable, Sendable, Equatable {
+    public var sourceId: String
+    public var sourceType: String
+    public var date: Date
+    public var message: String
+    public init(sourceId: String, sourceType: String, date: Date, message: String) {
+        self.sourceId = sourceId
+        self.sourceType = sourceType
+        self.date = date
+        self.message = message
+    }
+}
+
+/// DescribeEvents for one source since a time; both services page with Marker and share the shape.
+func describeEvents(_ client: AWSClient, _ service: AWSService, sourceId: String, sourceType: String, since: Date,
+                    item: String = "Event") async throws -> [ServiceEvent] {
+    let f = ISO8601DateFormatter()
+    var out: [ServiceEvent] = []
+    var marker: String?
+    var pages = 0
+    repeat {
+        var p: [(String, String)] = [("SourceIdentifier", sourceId), ("SourceType", sourceType), ("StartTime", f.string(from: since))]
+        if let m = marker { p.append(("Marker", m)) }
+        let x = try await client.send(.query(service, "DescribeEvents", p)).xml
+        for e in x?.list("Events", item: item) ?? [] {
+            guard let d = e.string("Date").flatMap(AWSDate.parse) else { continue }
+            out.append(ServiceEvent(sourceId: e.string("SourceIdentifier") ?? sourceId, sourceType: e.string("SourceType") ?? sourceType,
+                                    date: d, message: e.string("Message") ?? ""))
+        }
+        marker = x?.string("Marker")
+        pages += 1
+    } while marker != nil && !(marker ?? "").isEmpty && pages < 100
+    return out
+}
+
+public extension RDS {
+    /// The instance's events since a time (RDS keeps 14 days).
+    func events(instance id: String, since: Date) async throws -> [ServiceEvent] {
+        try await describeEvents(client, .rds, sourceId: id, sourceType: "db-instance", since: since)
+    }
+}
+
+public extension ElastiCache {
+    /// The replication group's events since a time (ElastiCache keeps 14 days).
+    func events(replicationGroup id: String, since: Date) async throws -> [ServiceEvent] {
+        try await describeEvents(client, .elastiCache, sourceId: id, sourceType: "replication-group", since: since)
+    }
+}
+
 public struct ReplicationGroupStatus: Codable, Sendable, Equatable {
     public var id: String
     public var status: String

@@ -92,6 +92,21 @@ public struct CloudWatchLogs: Sendable {
         } catch { throw map(error, group) }
     }
 
+    /// The last `limit` events of one stream, oldest first (GetLogEvents read from the tail).
+    public func lastEvents(group: String, stream: String, limit: Int = 10) async throws -> [LogEvent] {
+        struct E: Decodable { var timestamp: Int64; var message: String; var ingestionTime: Int64? }
+        struct R: Decodable { var events: [E]? }
+        do {
+            let r = try await client.send(.json(.logs, "GetLogEvents", [
+                "logGroupName": group, "logStreamName": stream, "limit": limit, "startFromHead": false,
+            ])).decode(R.self)
+            return (r.events ?? []).suffix(limit).enumerated().map { i, e in
+                LogEvent(logStreamName: stream, timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime,
+                         eventId: "\(stream)/\(e.timestamp)/\(i)")
+            }
+        } catch { throw map(error, group) }
+    }
+
     public func groupExists(_ group: String) async throws -> Bool {
         struct R: Decodable { struct G: Decodable { var logGroupName: String }; var logGroups: [G]? }
         let r = try await client.send(.json(.logs, "DescribeLogGroups", ["logGroupNamePrefix": group])).decode(R.self)

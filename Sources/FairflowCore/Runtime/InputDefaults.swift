@@ -31,3 +31,5 @@ extension DagsLogs: DefaultedInputs { public static let inputDefaults = #"{"airf
 extension DagsPause: DefaultedInputs { public static let inputDefaults = #"{"airflow":{}}"# }
 extension DagsUnpause: DefaultedInputs { public static let inputDefaults = #"{"airflow":{}}"# }
 extension DagsClear: DefaultedInputs { public static let inputDefaults = #"{"airflow":{},"failedOnly":false}"# }
+extension Status: DefaultedInputs { public static let inputDefaults = #"{"watch":false,"timeoutSeconds":600,"intervalSeconds":10}"# }
+extension Timeline: DefaultedInputs { public static let inputDefaults = #"{"since":"2h","directory":"."}"# }

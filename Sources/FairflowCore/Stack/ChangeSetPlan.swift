@@ -72,7 +72,11 @@ public enum ChangeSetPlan {
 
     public static func prepare(_ mode: StackMode, context: Context) async throws -> PreparedChangeSet {
         let options = try StackTemplate.options(mode, context: context)
-        let template = try StackTemplate.render(options)
+        var template = try StackTemplate.render(options)
+        if let spec = context.environment[TestTemplateOverride.variable], !spec.isEmpty {
+            template = try TestTemplateOverride.apply(spec, to: template)
+            context.terminal.note("test override: \(TestTemplateOverride.variable) changes the template")
+        }
         let aws = try context.aws()
         let cfn = CloudFormation(aws)
         let stack = context.stackName

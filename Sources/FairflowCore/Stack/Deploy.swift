@@ -11,12 +11,18 @@ public enum Deploy: FairflowOperation {
     public struct Input: Codable, Sendable {
         public var mode = StackMode()
         public var noWait = false
+        /// What a stall verdict leads to; nil: ask on a terminal, `fail` without one.
+        public var onStall: OnStall?
+        /// The same failure this many times is a stall.
+        public var stallRepeats = 2
         public init() {}
-        enum CodingKeys: String, CodingKey { case mode, noWait = "no_wait" }
+        enum CodingKeys: String, CodingKey { case mode, noWait = "no_wait", onStall = "on_stall", stallRepeats = "stall_repeats" }
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             mode = try c.decodeIfPresent(StackMode.self, forKey: .mode) ?? (try StackMode(from: decoder))
             noWait = try c.decodeIfPresent(Bool.self, forKey: .noWait) ?? false
+            onStall = try c.decodeIfPresent(OnStall.self, forKey: .onStall)
+            stallRepeats = try c.decodeIfPresent(Int.self, forKey: .stallRepeats) ?? 2
         }
     }
 
@@ -47,7 +53,9 @@ public enum Deploy: FairflowOperation {
         [PlannedAction("CloudFormation DescribeStacks"), PlannedAction("S3 PutObject (staged template)", mutating: true),
          PlannedAction("CloudFormation CreateChangeSet + DescribeChangeSet", mutating: true,
                        detail: "the change set is shown before anything changes"),
-         PlannedAction("CloudFormation ExecuteChangeSet", mutating: true), PlannedAction("CloudFormation DescribeStackEvents (progress)")]
+         PlannedAction("CloudFormation ExecuteChangeSet", mutating: true), PlannedAction("CloudFormation DescribeStackEvents (progress)"),
+         PlannedAction("ECS DescribeServices + ListTasks + DescribeTasks, CloudWatch Logs GetLogEvents (stall detector)",
+                       detail: "on a stall: \(input.onStall?.rawValue ?? "ask on a terminal, else fail")")]
     }
 
     public static func run(_ input: Input, context: Context) async throws -> Output {
@@ -80,23 +88,78 @@ public enum Deploy: FairflowOperation {
                           changes: changes, outputs: [:])
         }
         let isCreate = prepared.type == .create
-        let result = try await StackWatch.follow(stack: stack, since: started, context: context) {
+        let stall = StallWatch(probe: AWSDeployWatchProbe(try context.aws()), since: started, repeats: input.stallRepeats,
+                               pollEvery: Double(context.environment["FAIRFLOW_STALL_POLL_SECONDS"] ?? "") ?? 10,
+                               componentOf: { StackComponent.of($0) },
+                               resolve: { [cfn] in
+                                   Dictionary(try await cfn.resources(stack).compactMap { r in r.physicalId.map { (r.logicalId, $0) } },
+                                              uniquingKeysWith: { a, _ in a })
+                               })
+        let verdicts = VerdictLog()
+        let onStall = input.onStall
+        let result = try await StackWatch.follow(stack: stack, since: started, context: context, onInterrupt: {
+            let why = verdicts.last == nil ? "interrupted" : "stalled"
             if isCreate {
-                context.terminal.note("interrupted during create: deleting stack \(stack)")
+                context.terminal.note("\(why) during create: deleting stack \(stack)")
                 try await cfn.deleteStack(stack, token: context.idempotencyToken("interrupt-delete:\(stack)"))
             } else {
-                context.terminal.note("interrupted during update: cancelling the update of \(stack)")
+                context.terminal.note("\(why) during update: cancelling the update of \(stack) (CloudFormation rolls back)")
                 try await cfn.cancelUpdate(stack, token: context.idempotencyToken("interrupt-cancel:\(stack)"))
             }
-        }
+        }, stall: stall, onStall: { verdict in
+            verdicts.append(verdict)
+            Deploy.report(verdict, context: context)
+            return try Deploy.decide(verdict, onStall: onStall, isCreate: isCreate, context: context)
+        })
         guard StackWatch.successStatuses.contains(result.status) else {
             let first = StackWatch.firstFailure(result.events)
-            let why = first.map { "\($0.logicalId) (\($0.resourceType)) failed: \($0.reason ?? "no reason given")" } ?? "no resource reported a failure"
+            var why = first.map { "\($0.logicalId) (\($0.resourceType)) failed: \($0.reason ?? "no reason given")" } ?? "no resource reported a failure"
+            if verdicts.last == nil, let f = first, f.resourceType == "AWS::ECS::Service",
+               let v = await stall.postMortem(logicalId: f.logicalId, physicalId: f.physicalId) {
+                verdicts.append(v)
+                Deploy.report(v, context: context)
+            }
+            if let v = verdicts.last { why += "; ECS says \(v.summary) — \(v.whatToDo)" }
             throw FairflowError("deploy of stack \(stack) failed", why: why,
                                 fix: "the rollback left the stack in \(result.status); \(isCreate ? "fix the cause, run `fairflow teardown`, then deploy again" : "fix the cause and deploy again")")
         }
         return Output(stack: stack, action: action, status: result.status, changes: changes, outputs: result.summary?.outputs ?? [:])
     }
+}
+
+extension Deploy {
+    /// The verdict on stderr: a block of text, or one JSON line with `--output json`.
+    static func report(_ v: StallVerdict, context: Context) {
+        if context.settings.output == .json {
+            struct Line: Encodable { let event = "stall"; let verdict: StallVerdict }
+            if let s = try? JSON.encode(Line(verdict: v), pretty: false) { context.terminal.note(s) }
+        } else {
+            context.terminal.writeErr("\n" + context.terminal.paint(v.render(), .red))
+        }
+    }
+
+    /// `--on-stall`, else on a terminal the user's answer, else `fail`.
+    static func decide(_ v: StallVerdict, onStall: OnStall?, isCreate: Bool, context: Context) throws -> StackWatch.StallResponse {
+        let choice: OnStall
+        if let c = onStall { choice = c } else if !context.settings.yes, isatty(STDIN_FILENO) == 1, context.terminal.stderrIsTTY {
+            let undo = isCreate ? "delete the new stack" : "cancel the update (CloudFormation rolls back)"
+            context.terminal.writeErr("Roll back now (\(undo))? [y/N, N keeps waiting] ")
+            let answer = (readLine() ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+            choice = ["y", "yes"].contains(answer) ? .rollback : .wait
+        } else {
+            choice = .fail
+        }
+        if choice == .wait { context.terminal.note("keeping on waiting (--on-stall wait): CloudFormation and the circuit breaker decide") }
+        return choice == .wait ? .keepWaiting : .stop
+    }
+}
+
+/// The verdicts of one deploy, shared with the clean-up closure.
+final class VerdictLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [StallVerdict] = []
+    func append(_ v: StallVerdict) { lock.withLock { list.append(v) } }
+    var last: StallVerdict? { lock.withLock { list.last } }
 }
 
 /// `fairflow diff`: the change set preview alone; the change set is deleted afterwards.

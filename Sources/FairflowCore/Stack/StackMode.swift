@@ -63,3 +63,39 @@ public enum StackTemplate {
         "Airflow \(o.resolvedAirflowVersion), \(o.ha ? "HA" : "not HA")\(o.autoscaling ? ", autoscaling" : ""), \(o.bastion ? "bastion" : "no bastion")"
     }
 }
+
+/// A test-only template change, so tests against a running local stack can break one component on
+/// purpose: `FAIRFLOW_TEST_CONTAINER_ENV="worker:AIRFLOW__CELERY__BROKER_URL=redis://nowhere:6379/0"`
+/// sets (or adds) that variable in every container named `worker`. Never set outside tests.
+public enum TestTemplateOverride {
+    public static let variable = "FAIRFLOW_TEST_CONTAINER_ENV"
+
+    public static func apply(_ spec: String, to json: String) throws -> String {
+        guard let colon = spec.firstIndex(of: ":"), let eq = spec[colon...].firstIndex(of: "=") else {
+            throw FairflowError.usage("bad \(variable) '\(spec)'", why: "not container:NAME=value", fix: "use e.g. worker:AIRFLOW__CELERY__BROKER_URL=redis://nowhere:6379/0")
+        }
+        let container = String(spec[..<colon]), name = String(spec[spec.index(after: colon)..<eq]), value = String(spec[spec.index(after: eq)...])
+        guard var root = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              var resources = root["Resources"] as? [String: Any] else { return json }
+        var changed = 0
+        for (id, r) in resources {
+            guard var res = r as? [String: Any], res["Type"] as? String == "AWS::ECS::TaskDefinition",
+                  var props = res["Properties"] as? [String: Any], var defs = props["ContainerDefinitions"] as? [[String: Any]] else { continue }
+            for i in defs.indices where defs[i]["Name"] as? String == container {
+                var env = (defs[i]["Environment"] as? [[String: Any]] ?? []).filter { $0["Name"] as? String != name }
+                env.append(["Name": name, "Value": value])
+                defs[i]["Environment"] = env
+                changed += 1
+            }
+            props["ContainerDefinitions"] = defs
+            res["Properties"] = props
+            resources[id] = res
+        }
+        guard changed > 0 else {
+            throw FairflowError.usage("bad \(variable) '\(spec)'", why: "no container is named \(container)", fix: "name a container of the template (worker, scheduler, ...)")
+        }
+        root["Resources"] = resources
+        let data = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -40,6 +40,20 @@ public final class StackProgressRenderer: @unchecked Sendable {
     private var rows: [String: Row] = [:]
     private var order: [String] = []
     private var linesDrawn = 0
+    /// Lines under the table (TTY) or printed when they change (pipe): what a slow deploy waits for.
+    public var footer: [String] = [] {
+        didSet {
+            guard footer != oldValue else { return }
+            switch mode {
+            case .plain: for l in footer where !oldValue.contains(l) { terminal.note(l) }
+            case .json:
+                struct Line: Encodable { let event = "waiting"; let message: String }
+                for l in footer { if let s = try? JSON.encode(Line(message: l), pretty: false) { terminal.note(s) } }
+            case .tty: footerChanged = true
+            }
+        }
+    }
+    private var footerChanged = false
 
     public init(mode: Mode, terminal: Terminal, stackName: String) {
         self.mode = mode
@@ -81,7 +95,7 @@ public final class StackProgressRenderer: @unchecked Sendable {
                 break
             }
         }
-        if mode == .tty && !events.isEmpty { redraw() }
+        if mode == .tty && (!events.isEmpty || footerChanged) { redraw() }
     }
 
     public static func plainLine(_ e: StackEvent) -> String {
@@ -109,12 +123,17 @@ public final class StackProgressRenderer: @unchecked Sendable {
         }
     }
 
+    /// Something else was written under the table (a stall verdict, a question): draw the next frame below it.
+    public func detach() { linesDrawn = 0 }
+
     func redraw() {
         var out = ""
         if linesDrawn > 0 { out += "\u{1B}[\(linesDrawn)A" }
-        let lines = frame()
+        footerChanged = false
+        let lines = frame() + footer
         for l in lines { out += "\u{1B}[2K" + l + "\n" }
-        linesDrawn = lines.count
+        if lines.count < linesDrawn { for _ in lines.count..<linesDrawn { out += "\u{1B}[2K\n" } }
+        linesDrawn = max(lines.count, linesDrawn)
         terminal.writeErr(out)
     }
 }

@@ -17,9 +17,15 @@ public enum StackWatch {
         public var summary: StackSummary?
     }
 
+    /// What to do about a stall verdict: keep following, or clean up as Ctrl-C does and fail.
+    public enum StallResponse: Sendable { case keepWaiting, stop }
+
     /// Polls until the stack reaches a terminal status. `deleting`: "does not exist" means done.
+    /// `stall`: watches the ECS services the stack waits on; `onStall` decides what a verdict means.
     public static func follow(stack: String, since: Date, context: Context, deleting: Bool = false,
-                              onInterrupt: (@Sendable () async throws -> Void)? = nil) async throws -> Result {
+                              onInterrupt: (@Sendable () async throws -> Void)? = nil,
+                              stall: StallWatch? = nil,
+                              onStall: (@Sendable (StallVerdict) async throws -> StallResponse)? = nil) async throws -> Result {
         let cfn = CloudFormation(try context.aws())
         let renderer = StackProgressRenderer(mode: StackProgressRenderer.mode(for: context), terminal: context.terminal, stackName: stack)
         var stream = StackEventStream()
@@ -43,6 +49,27 @@ public enum StackWatch {
                 let batch = try await cfn.events(stack, since: horizon)
                 let fresh = stream.accept(batch)
                 all += fresh
+                if let w = stall {
+                    w.observe(fresh)
+                    var verdict: StallVerdict?
+                    do { verdict = try await w.check() } catch {
+                        context.terminal.note("stall detector: cannot read ECS: \(ErrorReport.message(for: error))")
+                    }
+                    renderer.footer = w.waitingLines
+                    if verdict != nil { renderer.detach() }
+                    if let v = verdict, let decide = onStall, try await decide(v) == .stop {
+                        var final: Result?
+                        var cleanup: String?
+                        if let handler = onInterrupt {
+                            // A clean-up that fails must not hide the verdict.
+                            do {
+                                try await handler()
+                                final = try? await follow(stack: stack, since: Date(), context: context, deleting: deleting, onInterrupt: nil)
+                            } catch { cleanup = ErrorReport.message(for: error) }
+                        }
+                        throw DeployStalled(verdict: v, stack: stack, finalStatus: final?.status, cleanupError: cleanup)
+                    }
+                }
                 renderer.render(fresh)
                 let summary: StackSummary?
                 if deleting {
@@ -77,5 +104,26 @@ public enum StackWatch {
     public static func firstFailure(_ events: [StackEvent]) -> StackEvent? {
         let failed = events.filter { $0.status.hasSuffix("_FAILED") && $0.resourceType != "AWS::CloudFormation::Stack" }
         return failed.first { !($0.reason ?? "").contains("cancelled") } ?? failed.first
+    }
+}
+
+/// A deploy stopped by the stall detector: the verdict, and where the clean-up left the stack.
+public struct DeployStalled: Error, CustomStringConvertible {
+    public let verdict: StallVerdict
+    public let stack: String
+    public let finalStatus: String?
+    public var cleanupError: String?
+
+    public init(verdict: StallVerdict, stack: String, finalStatus: String?, cleanupError: String? = nil) {
+        self.verdict = verdict
+        self.stack = stack
+        self.finalStatus = finalStatus
+        self.cleanupError = cleanupError
+    }
+
+    public var description: String {
+        var after = finalStatus.map { "the stack is now \($0)" } ?? "the clean-up was started"
+        if let e = cleanupError { after = "the clean-up failed (\(e)): cancel the update or delete the stack yourself" }
+        return "deploy of stack \(stack) stalled: \(verdict.summary) — \(verdict.whatToDo); \(after)"
     }
 }

@@ -1,12 +1,32 @@
 """A stand-in for a running cluster. Nothing runs in the local AWS's containers, but an on-call view
 (`fairflow status`) is only worth showing when services reach their desired count the way they would
-on AWS: a new service's tasks count as running (its deployment COMPLETED), and SSM reports the stack's
-instances as Online (moto answers DescribeInstanceInformation with a 500).
+on AWS: a new service's tasks count as running (its deployment COMPLETED), each of them is registered
+in the service's target groups as ECS registers a task's IP (so target health lists them, healthy),
+and SSM reports the stack's instances as Online (moto answers DescribeInstanceInformation with a 500).
 Set LOCAL_AWS_TASKS_RUN=0 for moto's own behaviour (nothing running)."""
 import json
 import os
+import sys
 
 from .check import require
+
+
+def register_targets(service):
+    """One target per running task in each target group of the service (fake task IPs, stable per service)."""
+    lbs = [lb for lb in (service.load_balancers or []) if lb.get("targetGroupArn")]
+    if not lbs:
+        return
+    try:
+        from moto.elbv2.models import elbv2_backends
+        backend = elbv2_backends[service._account_id][service.region_name]
+        base = sum(service.name.encode()) % 200 + 10
+        for lb in lbs:
+            targets = [{"Id": f"10.0.{base}.{i + 10}", "Port": int(lb.get("containerPort") or 80)}
+                       for i in range(service.desired_count or 0)]
+            if targets:
+                backend.register_targets(lb["targetGroupArn"], targets)
+    except Exception as e:  # the service still exists; status will say its target group is empty
+        print(f"local-aws: could not register targets of service {service.name}: {e}", file=sys.stderr)
 
 
 def apply():
@@ -25,6 +45,7 @@ def apply():
             d["pendingCount"] = 0
             d["rolloutState"] = "COMPLETED"
             d["rolloutStateReason"] = f"ECS deployment {d['id']} completed."
+        register_targets(self)
 
     ecs.Service.__init__ = __init__
 

@@ -95,3 +95,26 @@ def test_update_of_a_mode_then_clean_delete(server, aws, tmp_path):
              for r in cfn.list_stack_resources(StackName=stack_id)["StackResourceSummaries"]}
     assert after == physical, "an update must not replace or drop unchanged resources"
     delete_and_census(aws, stack_id, before, retained, set(physical))
+
+
+def test_services_behind_the_alb_have_their_tasks_registered(server, aws, tmp_path):
+    """As ECS does: a service's running tasks are targets of its target groups, so target health lists them."""
+    mode = modes()[0]
+    body, template, params = template_for(aws, mode, tmp_path)
+    before = census(aws, keep_buckets=("fairflow-test-assets",))
+    stack_id, _ = deploy(aws, "ff-targets", body, params, "create-stack")
+    physical, retained = check_stack(aws, server.server_log, len(server.server_log()), template, params, stack_id, "ff-targets")
+    behind = 0
+    for lid, rj in template["Resources"].items():
+        if rj["Type"] != "AWS::ECS::Service" or not rj["Properties"].get("LoadBalancers"):
+            continue
+        behind += 1
+        arn = physical[lid]
+        svc = aws("ecs").describe_services(cluster=arn.split(":service/")[1].split("/")[0], services=[arn])["services"][0]
+        tg = svc["loadBalancers"][0]["targetGroupArn"]
+        health = aws("elbv2").describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        assert len(health) == svc["desiredCount"], f"{lid}: {health}"
+        assert {h["TargetHealth"]["State"] for h in health} == {"healthy"}
+        assert {h["Target"]["Port"] for h in health} == {svc["loadBalancers"][0]["containerPort"]}
+    assert behind >= 1, "the template has services behind the ALB"
+    delete_and_census(aws, stack_id, before, retained, set(physical))
