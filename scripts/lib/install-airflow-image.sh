@@ -73,10 +73,20 @@ fi
 want="$package $( [ -f "$frozen" ] && sha256sum "$frozen" | cut -c1-16 || echo unpinned)"
 installed() { [ -x "$venv/bin/airflow" ] && [ "$(cat "$venv/.fairflow-installed" 2>/dev/null)" = "$want" ]; }
 
-if [ -n "$check" ]; then installed; exit; fi
+# The MariaDB compatibility hook (runtime/images/fairflow_mariadb_compat.py: why and what) in site-packages.
+compat_src=$here/../localaws/runtime/images/fairflow_mariadb_compat.py
+install_compat() {
+  local site; site=$(echo "$venv"/lib/python3*/site-packages)
+  cmp -s "$compat_src" "$site/fairflow_mariadb_compat.py" && [ -f "$site/fairflow-mariadb-compat.pth" ] && return 0
+  cp "$compat_src" "$site/fairflow_mariadb_compat.py"
+  echo "import fairflow_mariadb_compat; fairflow_mariadb_compat.register()" >"$site/fairflow-mariadb-compat.pth"
+  env -u PYTHONDONTWRITEBYTECODE "$venv/bin/python" -m py_compile "$site/fairflow_mariadb_compat.py"
+}
+
+if [ -n "$check" ]; then installed && [ -f "$(echo "$venv"/lib/python3*/site-packages)/fairflow-mariadb-compat.pth" ]; exit; fi
 mkdir -p "$CACHE"
 exec 9>"$venv.lock"; flock 9
-installed && exit 0
+installed && { install_compat; exit 0; }
 
 apt_packages   # mysqlclient compiles against libmariadb-dev (fast when all are there)
 py=$(find_python "$python") || { say "no Python $python on this host"; exit 3; }
@@ -102,4 +112,5 @@ if [ ! -f "$frozen" ]; then
   want="$package $(sha256sum "$frozen" | cut -c1-16)"
 fi
 echo "$want" >"$venv/.fairflow-installed"
+install_compat
 say "installed $flavour in $(( $(date +%s) - t0 )) s"
