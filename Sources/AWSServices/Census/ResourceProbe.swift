@@ -131,6 +131,11 @@ public struct ResourceProbe: Sendable {
             if after("cluster/") != nil { return ("AWS::ECS::Cluster", arn) }
             if after("service/") != nil { return ("AWS::ECS::Service", arn) }
             if after("task-definition/") != nil { return ("AWS::ECS::TaskDefinition", arn) }
+            // A task (tagged through its service) outlives nothing: stopped ones stay listed for a while at no
+            // cost, and none can run without its cluster. So it is left behind exactly when its cluster is.
+            if let rest = after("task/"), let cluster = rest.split(separator: "/").first, rest.contains("/") {
+                return ("AWS::ECS::Cluster", parts[0...4].joined(separator: ":") + ":cluster/" + cluster)
+            }
         case "kms": if let id = after("key/") { return ("AWS::KMS::Key", id) }
         case "elasticloadbalancing":
             if after("loadbalancer/") != nil { return ("AWS::ElasticLoadBalancingV2::LoadBalancer", arn) }

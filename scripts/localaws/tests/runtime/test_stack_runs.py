@@ -179,24 +179,25 @@ def test_scaling_the_workers_starts_and_stops_process_groups(stack):
 def test_an_unhealthy_target_makes_status_exit_3_naming_it(stack):
     elbv2 = stack.aws.client("elbv2")
     tg = next(t for t in elbv2.describe_target_groups()["TargetGroups"] if t["Port"] == 8080)
-    orig = {k: tg[k] for k in ("HealthCheckPath", "HealthCheckIntervalSeconds", "UnhealthyThresholdCount",
+    orig = {k: tg[k] for k in ("Matcher", "HealthCheckIntervalSeconds", "UnhealthyThresholdCount",
                                "HealthyThresholdCount")}
-    elbv2.modify_target_group(TargetGroupArn=tg["TargetGroupArn"], HealthCheckPath="/no-such-health",
+    # Airflow's UI answers 200 on any path (the SPA), so the check is made to want another code.
+    elbv2.modify_target_group(TargetGroupArn=tg["TargetGroupArn"], Matcher={"HttpCode": "201"},
                               HealthCheckIntervalSeconds=5, UnhealthyThresholdCount=2, HealthyThresholdCount=2)
     try:
         wait_for("the UI target unhealthy", lambda: any(
             h["TargetHealth"]["State"] == "unhealthy" for h in
             elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]), 60, 1)
         r = stack.ff("status", "--output", "json", check=3)
-        problems = json.loads(r.stdout)["problems"]
-        assert any("unhealthy" in p.lower() and ("ui" in p.lower() or "api" in p.lower()) for p in problems), problems
+        problems = json.loads(r.stdout)["problems"]   # [{component, problem, evidence}]
+        assert any(p["component"] == "api-server" and "healthy" in json.dumps(p).lower() for p in problems), problems
     finally:
-        elbv2.modify_target_group(TargetGroupArn=tg["TargetGroupArn"], HealthCheckPath=orig["HealthCheckPath"],
+        elbv2.modify_target_group(TargetGroupArn=tg["TargetGroupArn"], Matcher=orig["Matcher"],
                                   HealthCheckIntervalSeconds=5, UnhealthyThresholdCount=orig["UnhealthyThresholdCount"],
                                   HealthyThresholdCount=2)
-    wait_for("the UI target healthy again", lambda: all(
-        h["TargetHealth"]["State"] == "healthy" for h in
-        elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]), 120, 1)
+    wait_for("the UI target healthy again", lambda: (lambda hs: hs and all(
+        h["TargetHealth"]["State"] == "healthy" for h in hs))(
+        elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]), 300, 2)
 
 
 def test_a_broken_worker_environment_stops_with_its_real_error_and_trips_the_breaker(stack):
