@@ -221,7 +221,7 @@ def _run_update(stack, apply_fn, done_fn):
         if before.get(lid) == (id(svc), dep, svc.desired_count) or dep is None:
             continue
         _resource_event(stack, lid, svc, "UPDATE_IN_PROGRESS")
-        reason = wait_service(svc, dep)
+        reason = _wait_update(stack, svc, dep)
         if reason:
             _resource_event(stack, lid, svc, "UPDATE_FAILED", reason)
             failed.append(lid)
@@ -231,8 +231,10 @@ def _run_update(stack, apply_fn, done_fn):
         done_fn()
         return
     stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    cancelled = getattr(stack, "_ext_cancel_update", False)
+    stack._ext_cancel_update = False
     stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=(
-        f"The following resource(s) failed to update: [{', '.join(failed)}]. "))
+        "Stack update cancelled" if cancelled else f"The following resource(s) failed to update: [{', '.join(failed)}]. "))
     try:
         stack.template = old_template
         stack._parse_template()
@@ -250,6 +252,37 @@ def _run_update(stack, apply_fn, done_fn):
     stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
 
 
+def _wait_update(stack, svc, deployment_id):
+    """wait_service, but a CancelUpdateStack ends the wait with CloudFormation's reason."""
+    poll = service_poll(svc, deployment_id)
+    while True:
+        if getattr(stack, "_ext_cancel_update", False):
+            return "Resource update cancelled"
+        r = poll()
+        if r is not None:
+            return r or None
+        _sleep_unlocked(POLL)
+
+
+def _apply_cancel_update():
+    """CancelUpdateStack (moto has none: it answered 500): an update in progress stops waiting and rolls back."""
+    from moto.cloudformation import responses as R
+    from moto.cloudformation.exceptions import ValidationError
+
+    def cancel_update_stack(self):
+        name = self._get_param("StackName")
+        backend = self.cloudformation_backend
+        stack = backend.stacks.get(name) or next((s for s in backend.stacks.values() if s.name == name), None)
+        if stack is None:
+            raise ValidationError(name, message=f"Stack [{name}] does not exist")
+        if stack.status != "UPDATE_IN_PROGRESS":
+            raise ValidationError(name, message=f"CancelUpdateStack cannot be called from current stack status {stack.status}.")
+        stack._ext_cancel_update = True
+        return ('<CancelUpdateStackResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+                f'<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></CancelUpdateStackResponse>')
+    R.CloudFormationResponse.cancel_update_stack = cancel_update_stack
+
+
 def _resource_event(stack, lid, res, status, reason=None):
     from moto_ext.cfn_engine import event, physical_id
     event(stack, lid, physical_id(res), "AWS::ECS::Service", status, reason)
@@ -262,6 +295,7 @@ def apply():
     require(M.Stack, "create_resources", "update")
     require(M.CloudFormationBackend, "delete_stack", "execute_change_set", "update_stack")
     cfn_engine.waiter = Waiter()
+    _apply_cancel_update()
 
     orig_create_resources = M.Stack.create_resources
 

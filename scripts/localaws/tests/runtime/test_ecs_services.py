@@ -325,6 +325,17 @@ def test_a_stack_with_a_service_is_in_progress_until_the_service_is_steady(env):
     cmd = ecs.describe_task_definition(taskDefinition=s["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]
     assert cmd["command"][-1] == SERVER
 
+    # CancelUpdateStack: only while an update is in progress; the update stops waiting and rolls back
+    with pytest.raises(botocore.exceptions.ClientError, match="cannot be called from current stack status"):
+        cfn.cancel_update_stack(StackName="svc-ok")
+    cfn.update_stack(StackName="svc-ok", TemplateBody=_template(env, CRASH), Parameters=_params(env))
+    cfn.cancel_update_stack(StackName="svc-ok")
+    st = wait_for("the cancelled update's rollback", lambda: (lambda s: s if not s["StackStatus"].endswith(
+        "_IN_PROGRESS") else None)(_stack(cfn, "svc-ok")), 90)
+    assert st["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", st
+    reasons = [e.get("ResourceStatusReason") for e in cfn.describe_stack_events(StackName="svc-ok")["StackEvents"][:8]]
+    assert "Stack update cancelled" in reasons and "Resource update cancelled" in reasons, reasons
+
     # a good update (new task definition, 2 tasks): UPDATE_COMPLETE only once both run in a steady state
     cfn.update_stack(StackName="svc-ok", TemplateBody=_template(env, SERVER, desired=2), Parameters=_params(env))
     st = wait_for("the update", lambda: (lambda s: s if not s["StackStatus"].endswith("_IN_PROGRESS")
