@@ -28,6 +28,7 @@ class Stack:
     def __init__(self, aws, work):
         self.aws, self.work = aws, work
         self.env_file = work / "us-east-1.env"
+        self.registered = []   # task definition revisions the tests register (not the stack's)
 
     def ff(self, *args, timeout=600, check=None):
         """Runs fairflow with the local AWS's hosts file over /etc/hosts (this process tree only)."""
@@ -213,6 +214,7 @@ def test_a_broken_worker_environment_stops_with_its_real_error_and_trips_the_bre
             "requiresCompatibilities", "cpu", "memory")
     broken = ecs.register_task_definition(**{k: td[k] for k in keep if k in td})["taskDefinition"]["taskDefinitionArn"]
     ecs.update_service(cluster=cluster, service=svc["serviceName"], taskDefinition=broken)
+    stack.registered.append(broken)
 
     def failed():
         d = ecs.describe_services(cluster=cluster, services=[svc["serviceName"]])["services"][0]
@@ -242,6 +244,7 @@ def test_a_missing_secret_stops_the_task_with_ecs_reason(stack):
     c["secrets"] = [{"name": "NOPE", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-secret-AbCdEf"}]
     keep = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "volumes", "requiresCompatibilities", "cpu", "memory")
     td = ecs.register_task_definition(**{k: big[k] for k in keep if k in big}, containerDefinitions=[c])["taskDefinition"]
+    stack.registered.append(td["taskDefinitionArn"])
     subnets = stack.output("PrivateSubnetIds").split(",")
     sg = stack.output("ExternalTasksSecurityGroupId")
     t = ecs.run_task(cluster=cluster, taskDefinition=td["taskDefinitionArn"], launchType="FARGATE",
@@ -253,12 +256,19 @@ def test_a_missing_secret_stops_the_task_with_ecs_reason(stack):
 
 
 def test_teardown_leaves_no_resource_process_or_port(stack):
+    for arn in stack.registered:   # what the tests above registered themselves is theirs to remove
+        stack.aws.client("ecs").deregister_task_definition(taskDefinition=arn)
     alb = stack.output("AlbDnsName")
     hosts = pathlib.Path(stack.aws["LOCAL_AWS_HOSTS_FILE"]).read_text().split("\n")
     alb_ip = next(line.split()[0] for line in hosts if line.strip().endswith(alb.lower()))
     assert alb_ip.startswith("127.")
     stack.ff("teardown", "--yes", "--delete-secrets", check=0, timeout=900)
     left = {k: v for k, v in census(stack.aws.client).items() if v}
+    # The airflow-* secrets are scheduled for deletion (7-day recovery window), as teardown says.
+    sm = stack.aws.client("secretsmanager")
+    left["secretsmanager:secret"] = [n for n in left.get("secretsmanager:secret", [])
+                                     if "DeletedDate" not in sm.describe_secret(SecretId=n)]
+    left = {k: v for k, v in left.items() if v}
     assert not left, left
     base = pathlib.Path(f"/sys/fs/cgroup/unified/fairflow-local-aws-{stack.aws['LOCAL_AWS_PID']}")
     procs = [p for f in base.rglob("cgroup.procs") for p in f.read_text().split()]
