@@ -258,8 +258,8 @@ final class BastionAWSTests: XCTestCase {
         let script = ((cmd?["Parameters"] as? [String: Any])?["commands"] as? [String])?.first ?? ""
         XCTAssertTrue(script.contains("mount -t efs") && script.contains("umount"), script)
 
-        // The stack's bastion has a private address only: db check refuses before any connection.
-        let db = try fairflow(["db", "check"], environment: env)
+        // The stack's bastion has a private address only: db check over SSH refuses before any connection.
+        let db = try fairflow(["db", "check", "--via", "ssh"], environment: env)
         XCTAssertEqual(db.status, 1)
         XCTAssertTrue(db.stderr.contains("has no public address"), db.stderr)
     }
