@@ -12,7 +12,7 @@ extension LogsTail: DefaultedInputs {
 }
 extension TasksRun: DefaultedInputs { public static let inputDefaults = #"{"wait":false,"timeoutSeconds":3600,"pollSeconds":3}"# }
 extension DbCheck: DefaultedInputs {
-    public static let inputDefaults = #"{\#(ssh),\#(db),"via":"ssh","stuckQueuedAfter":1800,"stuckRunningAfter":43200,"schedulerHeartbeatMaxAge":300}"#
+    public static let inputDefaults = #"{\#(ssh),\#(db),"stuckQueuedAfter":1800,"stuckRunningAfter":43200,"schedulerHeartbeatMaxAge":300}"#
 }
 extension DbTunnel: DefaultedInputs { public static let inputDefaults = #"{\#(ssh),\#(db),"localPort":0,"showPassword":false}"# }
 extension EfsLs: DefaultedInputs {
