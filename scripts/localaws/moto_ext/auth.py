@@ -141,3 +141,100 @@ def apply():
         return IAMPolicy(_json.dumps({**doc, "Statement": kept})).is_action_permitted(action, resource)
 
     s3models.FakeBucket.get_permission = get_permission
+
+    # Identity policies with a Condition: moto evaluates the condition with no request context and then
+    # answers DENIED (for an Allow as for a Deny), so the template's RunTask (ArnEquals ecs:cluster) could never
+    # be allowed. Evaluate the condition keys the stack's policies use against the request's context; a
+    # statement whose condition does not hold does not apply (NEUTRAL). Other keys: moto's behaviour.
+    # ECS calls also name their resource (moto checked every ECS call against "*").
+    import threading as _threading
+
+    from moto.core.responses import BaseResponse as _BR
+    from moto.ecs import responses as ECSR
+    from moto.iam import access_control as _ac
+    require(_ac.IAMPolicyStatement, "is_action_permitted")
+    require(_BR, "call_action")
+    _ctx = _threading.local()
+
+    orig_call_action = _BR.call_action
+
+    def call_action(self):
+        _ctx.values = {"aws:securetransport": "true"}
+        return orig_call_action(self)
+    _BR.call_action = call_action
+
+    def _eval(condition):
+        values = getattr(_ctx, "values", {"aws:securetransport": "true"})
+        verdict = True
+        for op, pairs in condition.items():
+            base = op.replace("IfExists", "")
+            for key, want in (pairs or {}).items():
+                have = values.get(key.lower())
+                if have is None:
+                    return None
+                wants = [str(w) for w in (want if isinstance(want, list) else [want])]
+                if base in ("StringEquals", "ArnEquals"):
+                    ok = have in wants
+                elif base == "StringEqualsIgnoreCase":
+                    ok = have.lower() in [w.lower() for w in wants]
+                elif base in ("StringLike", "ArnLike"):
+                    import fnmatch
+                    ok = any(fnmatch.fnmatchcase(have, w) for w in wants)
+                elif base == "Bool":
+                    ok = have.lower() in [w.lower() for w in wants]
+                else:
+                    return None
+                verdict = verdict and ok
+        return verdict
+
+    orig_permitted = _ac.IAMPolicyStatement.is_action_permitted
+
+    def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+        cond = self._statement.get("Condition")
+        if not cond or incoming_condition_values is not None:
+            return orig_permitted(self, action, resource, principal, incoming_condition_values)
+        holds = _eval(cond)
+        if holds is None:
+            return orig_permitted(self, action, resource, principal, incoming_condition_values)
+        if not holds:
+            return _ac.PermissionResult.NEUTRAL
+        bare = _ac.IAMPolicyStatement({k: v for k, v in self._statement.items() if k != "Condition"})
+        return orig_permitted(bare, action, resource, principal, incoming_condition_values)
+    _ac.IAMPolicyStatement.is_action_permitted = is_action_permitted
+
+    def _ecs_determine_resource(self):
+        try:
+            body = _json.loads(self.body or "{}")
+            backend = self.ecs_backend
+            prefix = f"arn:aws:ecs:{self.region}:{self.current_account}"
+            cluster = body.get("cluster") or "default"
+            cluster_name = cluster.rsplit("/", 1)[-1]
+            _ctx.values["ecs:cluster"] = f"{prefix}:cluster/{cluster_name}"
+            action = self._get_action() if hasattr(self, "_get_action") else ""
+            td = body.get("taskDefinition")
+            if td and action in ("RunTask", "StartTask"):
+                return backend.describe_task_definition(td).arn
+            tasks = body.get("tasks") or ([body["task"]] if body.get("task") else [])
+            if tasks and action in ("DescribeTasks", "StopTask"):
+                t = tasks[0]
+                return t if t.startswith("arn:") else f"{prefix}:task/{cluster_name}/{t}"
+        except Exception:  # noqa: BLE001 - an unknown resource is the call's own error to report
+            pass
+        return "*"
+    ECSR.EC2ContainerServiceResponse._determine_resource = _ecs_determine_resource
+
+    # CloudWatch Logs calls name their log group (and stream), as IAM sees them (moto checked "*").
+    from moto.logs import responses as LR
+
+    def _logs_determine_resource(self):
+        try:
+            body = _json.loads(self.body or "{}")
+            group = body.get("logGroupName")
+            if group:
+                base = f"arn:aws:logs:{self.region}:{self.current_account}:log-group:{group}"
+                stream = body.get("logStreamName")
+                return f"{base}:log-stream:{stream}" if stream else f"{base}:*"
+        except Exception:  # noqa: BLE001
+            pass
+        return "*"
+    LR.LogsResponse._determine_resource = _logs_determine_resource

@@ -138,6 +138,18 @@ def test_a_dag_runs_through_the_alb_and_its_log_is_in_s3(stack):
     assert "The meaning of life is 42" in log.stdout
 
 
+def test_the_ecs_operator_dag_runs_the_external_tasks(stack):
+    """EcsRunTaskOperator with the task role's own permissions (RunTask scoped to the families and the
+    cluster, DescribeTasks, GetLogEvents on the external log group), each task a real process."""
+    r = stack.ff("dags", "trigger", "ECSExternalTasks", "--unpause", "--wait", "--timeout", "300", "--output", "json",
+                 timeout=400)
+    assert r.returncode == 0 and json.loads(r.stdout)["state"] == "success", r.stdout + r.stderr[-3000:]
+    logs = stack.aws.client("logs")
+    group = stack.output("ExternalTaskLogGroup")
+    lines = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+    assert any("hello from the big task" in m for m in lines) and any("hello from the little task" in m for m in lines), lines
+
+
 def test_logs_tail_shows_real_scheduler_lines(stack):
     r = stack.ff("logs", "tail", "scheduler", "--since", "30m", check=0)
     assert "scheduler" in r.stdout.lower() or "Starting the scheduler" in r.stdout, r.stdout[-2000:]
