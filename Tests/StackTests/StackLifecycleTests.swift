@@ -390,7 +390,8 @@ final class TimelineTests: XCTestCase {
         XCTAssertTrue(lines.allSatisfy { $0.count == 4 }, "time, component, source, message on a pipe: \(r.stdout)")
         let times = lines.map { $0[0] }
         XCTAssertEqual(times, times.sorted(), "time-ordered")
-        XCTAssertEqual(lines.first?[3], "FairflowStack REVIEW_IN_PROGRESS: User Initiated")
+        // (runbook journals under ./.fairflow/runs are part of the timeline too: a demo run from this directory shows up)
+        XCTAssertEqual(lines.first { $0[2] == "cloudformation" }?[3], "FairflowStack REVIEW_IN_PROGRESS: User Initiated")
         // Same-second events keep CloudFormation's order: each resource starts before it completes.
         let cfnLines = lines.filter { $0[2] == "cloudformation" }.map { $0[3] }
         for (i, l) in cfnLines.enumerated() where l.hasSuffix(" CREATE_COMPLETE") {
