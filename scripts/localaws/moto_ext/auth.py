@@ -107,19 +107,6 @@ def apply():
     from moto.s3 import models as s3models
     require(s3models.FakeBucket, "get_permission")
 
-    def _secure_transport_holds(condition):
-        """True/False when the condition is only about aws:SecureTransport; None when it names other keys."""
-        if not condition:
-            return True
-        verdict = True
-        for op, pairs in condition.items():
-            for key, want in (pairs or {}).items():
-                if key.lower() != "aws:securetransport" or op not in ("Bool", "BoolIfExists"):
-                    return None
-                wanted = [str(w).lower() for w in (want if isinstance(want, list) else [want])]
-                verdict = verdict and ("true" in wanted)
-        return verdict
-
     def get_permission(self, action, resource):
         from moto.iam.access_control import IAMPolicy, PermissionResult
         if self.policy is None:
@@ -130,7 +117,7 @@ def apply():
             statements = [statements]
         kept = []
         for st in statements:
-            holds = _secure_transport_holds(st.get("Condition"))
+            holds = _eval(st["Condition"], {"aws:securetransport": "true"}) if st.get("Condition") else True
             if holds is False:
                 continue
             if holds is True and st.get("Condition"):
@@ -163,8 +150,11 @@ def apply():
         return orig_call_action(self)
     _BR.call_action = call_action
 
-    def _eval(condition):
-        values = getattr(_ctx, "values", {"aws:securetransport": "true"})
+    def _eval(condition, values=None):
+        """True/False for a Condition over keys in values (the request's context by default); None when it
+        names a key or operator not evaluated here (moto's own behaviour then applies)."""
+        if values is None:
+            values = getattr(_ctx, "values", {"aws:securetransport": "true"})
         verdict = True
         for op, pairs in condition.items():
             base = op.replace("IfExists", "")

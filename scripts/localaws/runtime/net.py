@@ -133,7 +133,8 @@ def apply_moto_addresses() -> None:
 
     def get_available_subnet_ip(self, instance):
         for _ in range(64):
-            ip = allocate(self.cidr_block, f"ec2 {getattr(instance, 'id', 'instance')}")
+            # the owner name the bastion's agent (ssm.py) claims and releases the address under
+            ip = allocate(self.cidr_block, f"ec2 instance {getattr(instance, 'id', '?')}")
             if ip not in self._subnet_ips:
                 self._subnet_ips[ip] = instance
                 return ip

@@ -798,8 +798,7 @@ def _claim_address(info):
     ip = info["private_ip"]
     if not ip:
         return
-    with net._lock:
-        net._allocated.setdefault(ip, f"ec2 instance {info['id']}")
+    net.claim(ip, f"ec2 instance {info['id']}")
     net.HOSTS.add(info["hostname"], ip)
     if info["public_ip"]:
         net.HOSTS.add(_public_dns(info), ip)
@@ -1188,8 +1187,7 @@ def apply():
         _fix_public_ip(self)
         ip = getattr(self, "private_ip", None)
         if ip:      # at once: a mount target or task created in the same request must not get it too
-            with net._lock:
-                net._allocated.setdefault(ip, f"ec2 instance {self.id}")
+            net.claim(ip, f"ec2 instance {self.id}")
         _wake.set()
 
     def start(self, *a, **kw):
