@@ -505,10 +505,9 @@ def client_address(peer):
       Its address is LOCAL_AWS_CLIENT_IP if set (e.g. 203.0.113.7, so an IP allow-list can admit or exclude
       it); unset, it is an unknown public address that only a 0.0.0.0/0 rule admits (X-Forwarded-For then
       shows the real 127.0.0.1)."""
-    with net._lock:
-        for private in net._allocated:
-            if net.loopback_of(private) == peer:
-                return private, True
+    private = net.private_of(peer)
+    if private:
+        return private, True
     v = os.environ.get("LOCAL_AWS_CLIENT_IP")
     if v:
         return v, True

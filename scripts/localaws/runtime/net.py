@@ -17,6 +17,7 @@ from . import core
 
 _lock = threading.Lock()
 _allocated = {}   # private ip -> owner (str)
+_twins = {}       # loopback twin -> private ip (the reverse of _allocated, for lookups per connection)
 
 
 def loopback_of(private_ip: str) -> str:
@@ -77,6 +78,7 @@ def release_all() -> None:
         for ip in list(_allocated):
             _unclaim(loopback_of(ip))
         _allocated.clear()
+        _twins.clear()
 
 
 def allocate(cidr: str, owner: str) -> str:
@@ -90,6 +92,7 @@ def allocate(cidr: str, owner: str) -> str:
             twin = loopback_of(s)
             if s not in _allocated and twin not in ("127.0.0.1",) and not twin.endswith(".255") and _claim(twin):
                 _allocated[s] = owner
+                _twins[twin] = s
                 return s
     raise RuntimeError(f"no free address left in {cidr}")
 
@@ -102,7 +105,20 @@ def claim(private_ip: str, owner: str) -> bool:
         if not _claim(loopback_of(private_ip)):
             return False
         _allocated[private_ip] = owner
+        _twins[loopback_of(private_ip)] = private_ip
         return True
+
+
+def owner_of(private_ip: str):
+    """Who holds private_ip here (None if no one)."""
+    with _lock:
+        return _allocated.get(private_ip)
+
+
+def private_of(loopback: str):
+    """The private address whose twin is loopback, if this runtime handed it out (else None)."""
+    with _lock:
+        return _twins.get(loopback)
 
 
 def allocate_in_subnet(subnet_id: str, account_id: str, region: str, owner: str) -> str:
@@ -116,6 +132,7 @@ def allocate_in_subnet(subnet_id: str, account_id: str, region: str, owner: str)
 def release(private_ip: str) -> None:
     with _lock:
         if _allocated.pop(private_ip, None) is not None:
+            _twins.pop(loopback_of(private_ip), None)
             _unclaim(loopback_of(private_ip))
 
 

@@ -806,7 +806,7 @@ def _claim_address(info):
 
 def _release_address(info):
     ip = info["private_ip"]
-    if ip and net._allocated.get(ip) == f"ec2 instance {info['id']}":
+    if ip and net.owner_of(ip) == f"ec2 instance {info['id']}":
         net.release(ip)
         net.HOSTS.remove(info["hostname"], ip)
         net.HOSTS.remove(_public_dns(info), ip)
