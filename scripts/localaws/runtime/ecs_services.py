@@ -706,7 +706,8 @@ def apply():
         before_td, before_desired = svc.task_definition, svc.desired_count
         running, pending = svc.running_count, svc.pending_count
         td_str = props.get("task_definition")
-        force = str(props.get("force_new_deployment", False)).lower() == "true"
+        # moto's own forceNewDeployment renames the current deployment, which then loses its tasks here
+        force = str(props.pop("force_new_deployment", False)).lower() == "true"
         dc = props.get("deployment_configuration")
         if dc:
             merged = dict(getattr(svc, "deployment_configuration", None) or {})
