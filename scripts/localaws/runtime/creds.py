@@ -9,7 +9,9 @@ AssumeRole (session name = the task id, as ECS does), so moto's IAM authorizatio
 policies for every call the task makes. Credentials are cached until 15 minutes before they expire.
 
 The same server answers ECS_CONTAINER_METADATA_URI_V4 (`register_metadata`): GET URI (the container) and
-GET URI/task (the task), with the fields of ECS's task metadata v4 that the runtime knows (no stats).
+GET URI/task (the task), with the fields of ECS's task metadata v4 that the runtime knows (no stats); and
+the container agent's API, ECS_AGENT_URI = http://127.0.0.1:PORT/api/<the same id> (`agent_uri`): its paths
+go to the handler `set_agent_handler` installed (ecs_protection: /task-protection/v1/state).
 
 Also here: `can_read_secret(role_arn, secret_arn)` evaluates an execution role's policies (moto's IAM
 policy evaluation) for secretsmanager:GetSecretValue, as ECS does before it injects `secrets`.
@@ -27,6 +29,7 @@ _lock = threading.Lock()
 _server = None
 _entries = {}      # id -> dict(role_arn, token, account, region, session, cached)
 _metadata = {}     # id -> fn() -> (container metadata, task metadata): the task metadata endpoint v4
+_agent_handler = None   # fn(task_arn, method, path parts after /api/ID, body bytes) -> (status, JSON body)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -43,7 +46,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _agent(self, method):
+        parts = self.path.split("?")[0].rstrip("/").split("/")
+        with _lock:
+            fn = _metadata.get(parts[2]) if len(parts) >= 3 else None
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if fn is None or _agent_handler is None:
+            return self._send(404, {"error": {"Code": "ResourceNotFoundException",
+                                              "Message": "Failed to find a task for the request"}})
+        try:
+            code, out = _agent_handler(fn.task_arn, method, parts[3:], body)
+        except Exception as e:  # noqa: BLE001 - the agent's shape, never a traceback
+            core.log(f"agent endpoint {method} {self.path}: {e!r}")
+            code, out = 500, {"error": {"Arn": fn.task_arn, "Code": "ServerException", "Message": str(e)}}
+        return self._send(code, out)
+
+    def do_PUT(self):  # noqa: N802
+        if self.path.startswith("/api/"):
+            return self._agent("PUT")
+        return self._send(405, {"message": "method not allowed"})
+
     def do_GET(self):  # noqa: N802
+        if self.path.startswith("/api/"):
+            return self._agent("GET")
         parts = self.path.split("?")[0].rstrip("/").split("/")
         if len(parts) >= 3 and parts[1] in ("v3", "v4"):
             with _lock:
@@ -150,6 +176,17 @@ def register_metadata(task_arn, fn):
     return f"http://127.0.0.1:{srv.server_address[1]}/v4/{mid}"
 
 
+def agent_uri(metadata_uri):
+    """ECS_AGENT_URI of the container whose ECS_CONTAINER_METADATA_URI_V4 is metadata_uri (as ECS, one id)."""
+    return metadata_uri.replace("/v4/", "/api/")
+
+
+def set_agent_handler(fn):
+    """fn(task_arn, method, rest, body) -> (status, JSON-able body) answers $ECS_AGENT_URI/<rest...>."""
+    global _agent_handler
+    _agent_handler = fn
+
+
 def _role_policies(iam, role_name):
     """The role's policy documents (inline and attached) as JSON strings/objects moto's IAMPolicy takes."""
     docs = []
@@ -163,7 +200,12 @@ def _role_policies(iam, role_name):
 
 def can_read_secret(role_arn, account, region, secret_arn, action="secretsmanager:GetSecretValue"):
     """(allowed, None) for `action` (GetSecretValue, or ssm:GetParameters) by role_arn on the resource. Caller
-    holds LOCK.
+    holds LOCK. See role_allows."""
+    return role_allows(role_arn, account, region, action, secret_arn), None
+
+
+def role_allows(role_arn, account, region, action, resource):
+    """Whether role_arn's policies allow `action` on `resource` (moto's IAM policy evaluation). Caller holds LOCK.
     A role that does not exist in IAM is treated as allowed (moto's CloudFormation may not create IAM
     roles the way AWS does); a role that exists is evaluated by moto's policy evaluation."""
     from moto.utilities.utils import get_partition
@@ -174,18 +216,15 @@ def can_read_secret(role_arn, account, region, secret_arn, action="secretsmanage
     try:
         iam.get_role(role_name)
     except Exception:  # noqa: BLE001 - no such role
-        return True, None
+        return True
     permitted = False
     for doc in _role_policies(iam, role_name):
-        r = IAMPolicy(doc).is_action_permitted(action, secret_arn)
+        r = IAMPolicy(doc).is_action_permitted(action, resource)
         if r == PermissionResult.DENIED:
-            permitted = False
-            break
+            return False
         if r == PermissionResult.PERMITTED:
             permitted = True
-    if permitted:
-        return True, None
-    return False, None
+    return permitted
 
 
 def apply():

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 
-from . import core, net
+from . import core, ecs_protection, net
 
 TICK = 0.5
 # ECS throttles a service whose tasks keep failing to start, up to 27 minutes between attempts; here the
@@ -95,6 +95,7 @@ class SvcRT:
         self.announced_throttle = False
         self.steady = False
         self.pending_actions = []
+        self.blocked = {}         # deployment id -> protected tasks announced as blocking its scale-in
 
 
 # ---------------------------------------------------------------- helpers on moto's model
@@ -333,21 +334,30 @@ def _reconcile(rt):
         all_active = [r for r in rt.recs.values() if not r.gone]
         want = desired - len(p_live)
         room = max_total - len(all_active)
+        # Task scale-in protection: a scale-in or a deployment never stops a protected task (a deleted
+        # service's tasks all stop).
+        held = (lambda r: False) if deleting else (lambda r: ecs_protection.is_protected(r.task))
+        blocked = {}     # deployment id -> protected tasks it could not stop
         # scale in the primary (pending/unhealthy ones first, newest first)
         if want < 0:
-            extra = sorted(p_live, key=lambda r: (r.steady, -r.started))[:-want]
+            extra = sorted((r for r in p_live if not held(r)), key=lambda r: (r.steady, -r.started))[:-want]
             actions.append(_stop_action(rt, extra, f"Scaling activity initiated by (deployment {primary['id']})"))
             for r in extra:
                 r.stopping = True
+            if len(extra) < -want:
+                blocked[primary["id"]] = sum(1 for r in p_live if held(r))
         # stop old deployments' tasks: unhealthy ones freely, healthy ones down to minimumHealthyPercent
         healthy_total = sum(1 for r in live if r.steady)
-        to_stop = [r for r in old_live if not r.steady]
+        to_stop = [r for r in old_live if not r.steady and not held(r)]
         spare = healthy_total - min_healthy
-        for r in sorted((r for r in old_live if r.steady), key=lambda r: r.started):
+        for r in sorted((r for r in old_live if r.steady and not held(r)), key=lambda r: r.started):
             if spare <= 0:
                 break
             to_stop.append(r)
             spare -= 1
+        for r in old_live:
+            if held(r):
+                blocked[r.deployment_id] = blocked.get(r.deployment_id, 0) + 1
         if to_stop:
             by_dep = {}
             for r in to_stop:
@@ -356,6 +366,7 @@ def _reconcile(rt):
             for dep_id, group in by_dep.items():
                 actions.append(_stop_action(rt, group, f"Scaling activity initiated by (deployment {dep_id})"))
             room += 0  # stopping tasks still take room until they are gone
+        _announce_blocked(rt, primary["id"], blocked)
         n = min(want, room)
         if n > 0 and primary["id"] not in rt.stalled and now >= rt.next_launch_at and svc.task_definition \
                 and not core.shutting_down():
@@ -402,6 +413,21 @@ def _reconcile(rt):
             d["runningCount"] = d["pendingCount"] = 0
         _services.pop(id(svc), None)
     return actions
+
+
+def _announce_blocked(rt, primary_id, blocked):
+    """ECS's event when protected tasks keep a task set from scaling in: once per (task set, count)."""
+    svc = rt.service
+    for dep_id, n in blocked.items():
+        if rt.blocked.get(dep_id) == n:
+            continue
+        if dep_id == primary_id:
+            add_event(svc, f"(service {svc.name}, taskSet {dep_id}) was unable to scale in due to "
+                           f"(reason {n} tasks under protection)")
+        else:
+            add_event(svc, f"(service {svc.name}) was unable to reach steady state because (taskSet {dep_id}) "
+                           f"was unable to scale in due to (reason {n} tasks under protection)")
+    rt.blocked = blocked
 
 
 def _count_failure(rt, rec, deps):

@@ -608,7 +608,8 @@ def _environment(tr, c):
     # What ECS (Fargate) itself sets in every container.
     env.update({"AWS_REGION": tr.region, "AWS_DEFAULT_REGION": tr.region, "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE"})
     uri = creds.register_metadata(tr.arn, lambda: _metadata(tr, c))
-    env.update({"ECS_CONTAINER_METADATA_URI_V4": uri, "ECS_CONTAINER_METADATA_URI": uri.replace("/v4/", "/v3/")})
+    env.update({"ECS_CONTAINER_METADATA_URI_V4": uri, "ECS_CONTAINER_METADATA_URI": uri.replace("/v4/", "/v3/"),
+                "ECS_AGENT_URI": creds.agent_uri(uri)})
     # The one addition: where AWS is (SDKs honour AWS_ENDPOINT_URL).
     if core.endpoint():
         env["AWS_ENDPOINT_URL"] = core.endpoint()
