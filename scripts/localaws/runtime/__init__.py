@@ -9,7 +9,7 @@ from . import core
 
 # Applied in this order; a part that is not written yet is a module whose apply() does nothing.
 PARTS = ["dispatch", "efs", "rds", "elasticache", "creds", "awslogs", "ecs_tasks", "ecs_services",
-         "ecs_protection", "elb", "ssm", "cfn_wait"]
+         "ecs_protection", "autoscaling", "elb", "ssm", "cfn_wait"]
 
 
 def apply():
