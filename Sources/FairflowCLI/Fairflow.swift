@@ -29,6 +29,7 @@ public struct FairflowCommand: AsyncParsableCommand {
             FlowerCommand.self,
             DbCommand.self,
             EfsCommand.self,
+            UpgradeCommand.self,
             RunbookCommand.self,
         ]
     )
@@ -56,5 +57,5 @@ public enum Operations {
         DbCheck.self,
         DbTunnel.self,
         EfsLs.self,
-    ]
+    ] + UpgradeSteps.all
 }

@@ -9,7 +9,7 @@ import XCTest
 /// The shipped runbooks and the one-runtime rule: every command is a step, every step a command.
 final class ShippedRunbookTests: XCTestCase {
     static var shippedDir: URL { Repo.root.appendingPathComponent("runbooks") }
-    static let names = ["bootstrap", "demo", "rotate-fernet", "scale-for-backfill", "teardown", "triage"]
+    static let names = ["bootstrap", "demo", "rotate-fernet", "scale-for-backfill", "teardown", "triage", "upgrade"]
 
     static var registry: [String: any FairflowOperation.Type] {
         Dictionary(Operations.all.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -48,15 +48,19 @@ final class ShippedRunbookTests: XCTestCase {
     func testEveryCommandIsAStepAndEveryStepACommand() {
         var commands = Set<String>()
         for sub in FairflowCommand.configuration.subcommands { commands.formUnion(walk(sub, [])) }
-        commands = commands.filter { !$0.hasPrefix("runbook.") }  // the runner itself is not a step
+        // the runner itself is not a step, nor is `upgrade`, which runs the upgrade runbook
+        commands = commands.filter { !$0.hasPrefix("runbook.") && $0 != "upgrade" }
         let steps = Set(Operations.all.map { $0.id })
         // Commands that have no operation yet; when one gets its operation this test says to drop it here.
         let knownGaps: Set<String> = []
         for gap in knownGaps where steps.contains(gap) { XCTFail("\(gap) is an operation now: remove it from knownGaps") }
         XCTAssertEqual(commands.subtracting(steps).subtracting(knownGaps).sorted(), [], "commands without a runbook step")
         // Operations reached through another command's flags: `fairflow scale worker --min N --max M`.
-        let viaCommand: [String: String] = ["scale.auto": "scale"]
-        for (op, command) in viaCommand { XCTAssertTrue(commands.contains(command), "\(op) is reached through `fairflow \(command)`") }
+        // The upgrade's steps through `fairflow upgrade` (its runbook; --rollback runs upgrade.rollback alone).
+        var viaCommand: [String: String] = ["scale.auto": "scale"]
+        for op in UpgradeSteps.all { viaCommand[op.id] = "upgrade" }
+        let all = Set(FairflowCommand.configuration.subcommands.flatMap { walk($0, []) })
+        for (op, command) in viaCommand { XCTAssertTrue(all.contains(command), "\(op) is reached through `fairflow \(command)`") }
         XCTAssertEqual(steps.subtracting(commands).subtracting(viaCommand.keys).sorted(), [], "steps without a command")
         XCTAssertTrue(commands.contains("whoami") && commands.contains("doctor"))
     }

@@ -123,20 +123,26 @@ public enum DatabaseThroughSSM {
 
     /// Runs `checks` against the stack's database through the bastion's SSM agent.
     static func run(context: Context, timeoutSeconds: Int, checks: (SQLQuerying) -> [DBCheckResult]) async throws -> (MetadataDatabaseTarget, [DBCheckResult]) {
-        let aws = try BastionServices.aws(context, for: "db check")
+        let recorder = Recorder()
+        _ = checks(recorder)
+        let (target, answers) = try await answers(context: context, timeoutSeconds: timeoutSeconds, statements: recorder.statements)
+        return (target, checks(Replay(answers)))
+    }
+
+    /// Fixed read-only statements run by the bastion's mysql client; one answer per statement.
+    public static func answers(context: Context, timeoutSeconds: Int, statements: [String], what: String = "db check") async throws -> (MetadataDatabaseTarget, [String: Answer]) {
+        let aws = try BastionServices.aws(context, for: what)
         guard let instance = try await aws.bastion(stack: context.stackName) else {
-            throw FairflowError("db check: stack \(context.stackName) has no bastion", why: "the template was generated without one",
+            throw FairflowError("\(what): stack \(context.stackName) has no bastion", why: "the template was generated without one",
                                 fix: "generate with a bastion, or use --via ssh with --bastion-host")
         }
         let target = try await aws.metadataDatabase(stack: context.stackName)
         guard let secretArn = target.secretArn else {
-            throw FairflowError("db check --via ssm needs the stack's database secret", why: "the stack has no DbSecretArn output",
+            throw FairflowError("\(what) through SSM needs the stack's database secret", why: "the stack has no DbSecretArn output",
                                 fix: "use --via ssh")
         }
-        let recorder = Recorder()
-        _ = checks(recorder)
         let location = Location(host: target.host, port: target.port, database: target.database, secretArn: secretArn, region: try context.region().name)
-        let commandId = try await aws.runShellScript(instance: instance, script: script(recorder.statements, at: location),
+        let commandId = try await aws.runShellScript(instance: instance, script: script(statements, at: location),
                                                      timeoutSeconds: timeoutSeconds)
         let deadline = Date().addingTimeInterval(Double(timeoutSeconds))
         var delay = 0.5
@@ -144,14 +150,14 @@ public enum DatabaseThroughSSM {
             let inv = try await aws.commandInvocation(commandId: commandId, instance: instance)
             if inv.isFinished {
                 guard inv.status == "Success" else { throw failure(inv) }
-                guard let answers = try? parse(inv.standardOutputContent, statements: recorder.statements) else {
-                    throw FairflowError("db check on the bastion gave no answer", why: "its output ended early: \(inv.standardOutputContent.suffix(200))",
+                guard let answers = try? parse(inv.standardOutputContent, statements: statements) else {
+                    throw FairflowError("\(what) on the bastion gave no answer", why: "its output ended early: \(inv.standardOutputContent.suffix(200))",
                                         fix: "check the bastion's SSM agent log, or use --via ssh")
                 }
-                return (target, checks(Replay(answers)))
+                return (target, answers)
             }
             guard Date() < deadline else {
-                throw FairflowError("db check on the bastion did not finish in \(timeoutSeconds) s", why: "SSM reports \(inv.status)",
+                throw FairflowError("\(what) on the bastion did not finish in \(timeoutSeconds) s", why: "SSM reports \(inv.status)",
                                     fix: "check the bastion's load and its SSM agent")
             }
             try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))

@@ -29,6 +29,8 @@ public final class Context: @unchecked Sendable {
     public var callObserver: (@Sendable (AWSCallRecord) -> Void)?
     /// Set by the runbook runner: makes `idempotencyToken(_:)` deterministic per step.
     public var idempotencySeed: String?
+    /// Set by a step that was confirmed as part of a larger one (an upgrade's roll): `confirm` asks nothing.
+    public var confirmed = false
     private let lock = NSLock()
     private var _env: EnvFile??
     private var _aws: AWSClient?
@@ -137,7 +139,7 @@ extension Context {
     /// Asks before a destructive step: `--yes` answers; without a TTY it is a usage error (exit 64),
     /// never a hang. `typed` makes the user type that word (teardown types the stack name).
     public func confirm(_ question: String, typed: String? = nil) throws {
-        if settings.yes { return }
+        if settings.yes || confirmed { return }
         guard isatty(STDIN_FILENO) == 1, terminal.stderrIsTTY else {
             throw FairflowError.usage("confirmation needed", why: "\(question) — and there is no terminal to ask on",
                                       fix: "pass --yes to confirm")

@@ -37,6 +37,7 @@ _runs = {}                  # task arn -> TaskRun
 _runs_lock = threading.Lock()
 _subscribers = []
 _start_task_net = threading.local()
+_token_lock = threading.Lock()
 _LiveTask = None
 
 
@@ -1199,6 +1200,38 @@ def apply():
         finally:
             _start_task_net.value = None
 
+    orig_run_resp = ecs_responses.EC2ContainerServiceResponse.run_task
+    _tokens = {}   # (account, region, clientToken) -> (request, task ARNs): ECS's RunTask idempotency
+
+    def run_task_response(self):
+        """As moto, plus clientToken: a retried or resumed RunTask with the same token answers with the tasks the
+        first one started (a different request under the same token is IdempotentParameterMismatch)."""
+        token = self._get_param("clientToken")
+        if not token:
+            return orig_run_resp(self)
+        key = (self.current_account, self.region, token)
+        request = json.dumps({k: self._get_param(k) for k in ("cluster", "taskDefinition", "count", "overrides",
+                                                              "networkConfiguration")}, sort_keys=True, default=str)
+        with _token_lock:   # held across the launch: two calls with one token start one task
+            return _run_once(self, key, request)
+
+    def _run_once(self, key, request):
+        from moto.core.responses import ActionResult
+        seen = _tokens.get(key)
+        if seen is not None:
+            if seen[0] != request:
+                from moto.ecs.exceptions import InvalidParameterException
+                err = InvalidParameterException("The client token was already used for a different request.")
+                err.error_type = "IdempotentParameterMismatchException"
+                raise err
+            cluster = self.ecs_backend._get_cluster(self._get_param("cluster", "default"))
+            by_arn = self.ecs_backend.tasks.get(cluster.name, {})
+            return ActionResult({"tasks": [by_arn[a] for a in seen[1] if a in by_arn], "failures": []})
+        result = orig_run_resp(self)
+        _tokens[key] = (request, [t.task_arn for t in result.result["tasks"]])
+        return result
+
+    ecs_responses.EC2ContainerServiceResponse.run_task = run_task_response
     backend_cls.run_task = run_task
     backend_cls.start_task = start_task
     backend_cls.stop_task = stop_task
