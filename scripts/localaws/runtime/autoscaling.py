@@ -231,6 +231,7 @@ def _decide(w, usage, now):
     hi = int(target.max_capacity if target.max_capacity is not None else 10 ** 6)
     suspended = target.suspended_state or {}
     votes = []
+    predefined = {}     # kind -> metric: each measured once per evaluation (CPU is a delta since the last)
     for p in w["policies"]:
         cfg = p.target_tracking_scaling_policy_configuration or {}
         try:
@@ -243,7 +244,9 @@ def _decide(w, usage, now):
             metric = _custom_metric(w["account"], w["region"], cfg["CustomizedMetricSpecification"])
         else:
             kind = (cfg.get("PredefinedMetricSpecification") or {}).get("PredefinedMetricType")
-            metric = _predefined_metric(kind, w["tasks"], usage)
+            if kind not in predefined:
+                predefined[kind] = _predefined_metric(kind, w["tasks"], usage)
+            metric = predefined[kind]
             if kind not in ("ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization"):
                 _note(f"predefined metric {kind} has no data here")
         if metric is None:
@@ -305,6 +308,8 @@ def evaluate():
     for w in work:
         if w["tasks"]:
             usage.update(_usage(w["tasks"]))
+    for arn in set(_cpu_seen) - set(usage):
+        del _cpu_seen[arn]      # tasks that stopped
     now = time.monotonic()
     with core.LOCK:
         for w in work:
