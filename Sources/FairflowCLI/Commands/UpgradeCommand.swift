@@ -26,7 +26,7 @@ struct UpgradeCommand: AsyncParsableCommand {
     @Option(name: .customLong("airflow-version"), help: ArgumentHelp("The Airflow release to upgrade to.", valueName: "version"))
     var airflowVersion: String?
     @Option(help: ArgumentHelp("The new image, for a stack that runs its own.", valueName: "image")) var image: String?
-    @Option(help: ArgumentHelp("A DAG that must run to success on the new version.", valueName: "dag-id")) var canary: String?
+    @Option(help: ArgumentHelp("A DAG that must run to success on the new version (repeatable: each, in order).", valueName: "dag-id")) var canary: [String] = []
     @Flag(help: "Go on past an unhealthy stack or a metadata database above 50 GB.") var force = false
     @Option(name: .customLong("drain-timeout"), help: "Seconds to let running tasks finish once scheduling is paused.") var drainTimeout: Int = 600
     @Option(help: "How a rollback restores the schema: auto (a downgrade, else the snapshot), downgrade, snapshot.") var restore: UpgradeRollback.Restore = .auto
@@ -58,7 +58,7 @@ struct UpgradeCommand: AsyncParsableCommand {
             }
             let runbook = try Runbook.load(path)
             var options = RunOptions()
-            options.inputs = ["airflow-version": version, "image": image ?? "", "canary": canary ?? "", "force": force ? "true" : "false",
+            options.inputs = ["airflow-version": version, "image": image ?? "", "canary": canary.joined(separator: ","), "force": force ? "true" : "false",
                               "drain-timeout": "\(drainTimeout)", "restore": restore.rawValue]
             if dryRun {
                 let plan = try await RunbookCommand.runner(globals, context).dryRun(runbook, options: options)

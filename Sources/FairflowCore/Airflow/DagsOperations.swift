@@ -59,7 +59,15 @@ public enum DagsList: FairflowOperation {
             let errors = try await client.importErrors().count
             var rows: [Row] = []
             for d in dags {
-                let last = try await client.runs(d.dagId, limit: 1, state: nil).first
+                // One DAG whose runs Airflow cannot read (e.g. serialized by a newer Airflow before a rollback)
+                // is named, not the end of the list.
+                let last: DagRun?
+                do { last = try await client.runs(d.dagId, limit: 1, state: nil).first } catch {
+                    context.terminal.note("warning: \(d.dagId): \(error)")
+                    rows.append(Row(dagId: d.dagId, paused: d.isPaused, owners: d.owners, schedule: d.schedule, tags: d.tags,
+                                    lastRunState: "unreadable", lastRunId: nil, hasImportErrors: d.hasImportErrors))
+                    continue
+                }
                 rows.append(Row(dagId: d.dagId, paused: d.isPaused, owners: d.owners, schedule: d.schedule, tags: d.tags,
                                 lastRunState: last?.state, lastRunId: last?.runId, hasImportErrors: d.hasImportErrors))
             }

@@ -574,7 +574,8 @@ public enum UpgradeVerify: FairflowOperation {
             revision = db.checks.first { $0.name == "schema-revision" }?.detail
         }
         var out = Output(airflowVersion: version, revision: revision, canary: input.canary)
-        if let dag = input.canary {
+        // `canary` may name several DAGs, comma-separated: each must run to success, in order.
+        for dag in (input.canary ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).filter({ !$0.isEmpty }) {
             context.terminal.note("canary: triggering \(dag) and waiting for it")
             let run = try await DagsTrigger.run(DagsTrigger.Input(airflow: AirflowTarget(), dagId: dag, unpause: true, wait: true,
                                                                   timeout: Double(input.timeoutSeconds), pollInterval: 2), context: context)
