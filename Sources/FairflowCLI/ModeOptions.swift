@@ -7,7 +7,7 @@ struct ModeOptions: ParsableArguments {
     @Flag(help: "Highly available: Multi-AZ MySQL, ElastiCache with a replica, 2 of each Airflow service.")
     var ha = false
 
-    @Flag(help: "Scale the Celery workers on CPU and memory (2..4 tasks).")
+    @Flag(help: "Scale the Celery workers (2..4 tasks) on the work waiting, CPU and memory; protect busy workers from scale-in.")
     var autoscaling = false
 
     @Flag(name: .customLong("no-bastion"), help: "Leave out the SSM bastion host.")
@@ -25,6 +25,12 @@ struct ModeOptions: ParsableArguments {
     @Option(name: .customLong("ssh-ingress-cidr"), help: ArgumentHelp("Open SSH (tcp/22) on the bastion to this CIDR.", valueName: "cidr"))
     var sshIngressCidr: String?
 
+    @Option(name: .customLong("worker-drain-timeout"), help: ArgumentHelp("Seconds a stopping worker may finish its tasks before it is killed (Fargate: 2 to 120).", valueName: "seconds"))
+    var workerDrainTimeout: Int = TemplateOptions.defaultWorkerDrainTimeout
+
+    @Option(name: .customLong("tasks-per-worker"), help: ArgumentHelp("With --autoscaling: the queued + running tasks one worker should carry.", valueName: "n"))
+    var tasksPerWorker: Int = TemplateOptions.defaultTasksPerWorker
+
     var mode: StackMode {
         var m = StackMode()
         m.ha = ha
@@ -34,6 +40,8 @@ struct ModeOptions: ParsableArguments {
         m.certificateArn = certificateArn
         m.image = image
         m.sshIngressCidr = sshIngressCidr
+        m.workerDrainTimeout = workerDrainTimeout
+        m.tasksPerWorker = tasksPerWorker
         return m
     }
 }

@@ -56,6 +56,20 @@ extension StackBuilder {
                 ]),
             ])
         }
+        // The work waiting, per worker (the scheduler's queue-metrics sidecar publishes it). Beside CPU and
+        // memory, not instead: target tracking scales out when any policy asks and in only when all agree,
+        // so a few CPU- or memory-heavy tasks still get room, and the queue keeps a busy fleet from shrinking.
+        add("WorkerQueueScaling", "AWS::ApplicationAutoScaling::ScalingPolicy", [
+            ("PolicyName", CFN.sub("${AWS::StackName}-WorkerQueueScaling")), ("PolicyType", "TargetTrackingScaling"),
+            ("ScalingTargetId", CFN.ref("WorkerScalableTarget")),
+            ("TargetTrackingScalingPolicyConfiguration", [
+                "CustomizedMetricSpecification": [
+                    "Namespace": .string(Self.metricsNamespace), "MetricName": .string(Self.backlogPerWorkerMetric),
+                    "Dimensions": keyValues(workerMetricDimensions), "Statistic": "Average",
+                ],
+                "TargetValue": .int(o.tasksPerWorker), "ScaleInCooldown": 300, "ScaleOutCooldown": 60,
+            ]),
+        ])
     }
 
     // MARK: bastion

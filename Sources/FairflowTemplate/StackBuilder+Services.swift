@@ -91,7 +91,7 @@ extension StackBuilder {
                  "Condition": ["StringEquals": ["iam:PassedToService": "ecs-tasks.amazonaws.com"]]],
                 ["Sid": "ReadExternalTaskLogs", "Effect": "Allow", "Action": ["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"],
                  "Resource": CFN.sub("${ExternalTaskLogGroup.Arn}:*")],
-            ])]),
+            ] + workerScalingStatements)]),
             ("Tags", tags()),
         ])
         add("DagSyncTaskRole", "AWS::IAM::Role", [
@@ -116,6 +116,21 @@ extension StackBuilder {
             ("Policies", [policy("external", [efsStatement("ExternalAccessPoint")])]),
             ("Tags", tags()),
         ])
+    }
+
+    /// --autoscaling: the scheduler's queue-metrics sidecar publishes the backlog (PutMetricData, reading the
+    /// worker service's running count), the workers' task-protection sidecar protects a busy worker (the agent
+    /// acts with the task role). Resources by pattern: naming WorkerService here would be a cycle (its task
+    /// definition uses this role).
+    var workerScalingStatements: [Node] {
+        guard o.autoscaling else { return [] }
+        return [
+            ["Sid": "PublishQueueMetrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+             "Condition": ["StringEquals": ["cloudwatch:namespace": .string(Self.metricsNamespace)]]],
+            ["Sid": "CountWorkers", "Effect": "Allow", "Action": "ecs:DescribeServices", "Resource": arn("ecs", "service/${Cluster}/*")],
+            ["Sid": "ProtectBusyWorkers", "Effect": "Allow", "Action": ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"],
+             "Resource": arn("ecs", "task/${Cluster}/*")],
+        ]
     }
 
     // MARK: task definitions and services
@@ -212,7 +227,7 @@ extension StackBuilder {
     func airflowContainer(_ name: String, command: [String], logGroup: String, port: Int? = nil,
                           health: String? = nil, essential: Bool = true, waitFor: String? = nil,
                           extraEnv: [(String, Node)] = [], extraSecrets: [(String, Node)] = [],
-                          databaseOnly: Bool = false) -> Node {
+                          databaseOnly: Bool = false, stopTimeout: Int? = nil) -> Node {
         var c: [(String, Node)] = [
             ("Name", .string(name)),
             ("Image", .string(o.airflowImage)),
@@ -236,9 +251,104 @@ extension StackBuilder {
             ]))
         }
         if let waitFor { c.append(("DependsOn", [["ContainerName": .string(waitFor), "Condition": "SUCCESS"]])) }
+        if let stopTimeout { c.append(("StopTimeout", .int(stopTimeout))) }
         c.append(("LogConfiguration", logConfig(logGroup, prefix: name)))
         return .object(c)
     }
+
+    /// A small Python loop in the Airflow image (it has boto3, celery, redis and MySQLdb), outside the
+    /// image's entrypoint: not essential, so its failure never stops the task it watches.
+    func sidecar(_ name: String, script: String, logGroup: String, env: [(String, Node)], secrets: [(String, Node)] = []) -> Node {
+        var c: [(String, Node)] = [
+            ("Name", .string(name)), ("Image", .string(o.airflowImage)), ("Essential", false),
+            ("EntryPoint", ["/usr/bin/dumb-init", "--", "python", "-c", .string(script)]),
+            ("Environment", keyValues(env + [("AWS_DEFAULT_REGION", CFN.ref("AWS::Region"))])),
+        ]
+        if !secrets.isEmpty { c.append(("Secrets", .array(secrets.map { ["Name": .string($0.0), "ValueFrom": $0.1] }))) }
+        c += [("StopTimeout", 5), ("LogConfiguration", logConfig(logGroup, prefix: name))]
+        return .object(c)
+    }
+
+    static let metricsNamespace = "Fairflow"
+    static let backlogMetric = "CeleryBacklog"
+    static let backlogPerWorkerMetric = "CeleryBacklogPerWorker"
+
+    /// The metric's dimensions, as the sidecar publishes them and the queue policy reads them.
+    var workerMetricDimensions: [(String, Node)] {
+        [("ClusterName", CFN.ref("Cluster")), ("ServiceName", CFN.getAtt("WorkerService", "Name"))]
+    }
+
+    /// The work waiting for the workers: task instances queued (sent to Celery, in Redis or prefetched by a
+    /// worker) plus running, from the metadata DB (Redis alone misses what a worker prefetched, and
+    /// counting both would count a task twice). Per worker = backlog / max(1, running workers): AWS's
+    /// "backlog per instance"; at 0 workers it is the whole backlog, so a DAG triggered then gets a worker.
+    static let queueMetricsScript = #"""
+    import os, time
+    import boto3, MySQLdb
+    cluster, service = os.environ["CLUSTER"], os.environ["WORKER_SERVICE"]
+    period = int(os.environ.get("METRICS_PERIOD", "30"))
+    dims = [{"Name": "ClusterName", "Value": cluster}, {"Name": "ServiceName", "Value": service}]
+    ecs, cw = boto3.client("ecs"), boto3.client("cloudwatch")
+    while True:
+        try:
+            db = MySQLdb.connect(host=os.environ["METADATA_DB_HOST"], port=int(os.environ["METADATA_DB_PORT"]),
+                                 user=os.environ["DB_USER"], passwd=os.environ["DB_PASSWORD"], db=os.environ["DB_NAME"])
+            try:
+                cur = db.cursor()
+                cur.execute("SELECT state, COUNT(*) FROM task_instance WHERE state IN ('queued', 'running') GROUP BY state")
+                counts = {state: int(n) for state, n in cur.fetchall()}
+            finally:
+                db.close()
+            queued, running = counts.get("queued", 0), counts.get("running", 0)
+            workers = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["runningCount"]
+            backlog = queued + running
+            cw.put_metric_data(Namespace=os.environ["METRICS_NAMESPACE"], MetricData=[
+                {"MetricName": "CeleryBacklog", "Dimensions": dims, "Value": backlog, "Unit": "Count"},
+                {"MetricName": "CeleryBacklogPerWorker", "Dimensions": dims, "Value": backlog / max(1, workers), "Unit": "Count"},
+            ])
+            print(f"backlog {backlog} (queued {queued}, running {running}), workers {workers}", flush=True)
+        except Exception as e:
+            print(f"queue-metrics: {type(e).__name__}: {e}", flush=True)
+        time.sleep(period)
+    """#
+
+    /// Protects this worker from scale-in while Celery says it has tasks (active or prefetched), renewing
+    /// before the protection expires, and releases it when idle. If the worker cannot be asked, nothing
+    /// changes: a stale protection expires by itself (PROTECTION_MINUTES).
+    static let taskProtectionScript = #"""
+    import json, os, socket, time, urllib.request
+    from celery import Celery
+    app = Celery(broker=os.environ["AIRFLOW__CELERY__BROKER_URL"])
+    node = "celery@" + socket.gethostname()
+    url = os.environ["ECS_AGENT_URI"] + "/task-protection/v1/state"
+    minutes, period = int(os.environ.get("PROTECTION_MINUTES", "5")), int(os.environ.get("PROTECTION_PERIOD", "30"))
+    protected, renewed = False, 0.0
+    def protect(on):
+        body = {"ProtectionEnabled": on, **({"ExpiresInMinutes": minutes} if on else {})}
+        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            answer = json.load(r)
+        if "failure" in answer:
+            raise RuntimeError(answer["failure"])
+    while True:
+        try:
+            ask = app.control.inspect(destination=[node], timeout=5)
+            active, reserved = ask.active(), ask.reserved()
+            if active is None or reserved is None:
+                raise RuntimeError(f"{node} did not answer")
+            busy = [t.get("id") for t in active.get(node, []) + reserved.get(node, [])]
+            if busy and (not protected or time.time() - renewed > 30 * minutes):
+                protect(True)
+                protected, renewed = True, time.time()
+                print(f"protected for {minutes} min: {len(busy)} tasks {busy}", flush=True)
+            elif not busy and protected:
+                protect(False)
+                protected = False
+                print("idle: protection released", flush=True)
+        except Exception as e:
+            print(f"task-protection: {type(e).__name__}: {e}", flush=True)
+        time.sleep(period)
+    """#
 
     func efsVolume(_ name: String, accessPoint: String) -> Node {
         ["Name": .string(name), "EFSVolumeConfiguration": [
@@ -336,16 +446,27 @@ extension StackBuilder {
                     : c == .triggerer ? ("triggerer", "TriggererJob") : ("dag-processor", "DagProcessorJob")
                 let main = airflowContainer(name, command: [name], logGroup: lg,
                     health: Self.withDatabase("airflow jobs check --job-type \(job) --local"), waitFor: wait)
+                // The publisher runs beside the scheduler, which always runs: the metric exists at 0 workers.
+                let metrics = c == .scheduler && o.autoscaling ? [sidecar("queue-metrics", script: Self.queueMetricsScript, logGroup: lg,
+                    env: [("CLUSTER", CFN.ref("Cluster")), ("WORKER_SERVICE", CFN.getAtt("WorkerService", "Name")),
+                          ("METRICS_NAMESPACE", .string(Self.metricsNamespace)),
+                          ("METADATA_DB_HOST", CFN.getAtt("Database", "Endpoint.Address")),
+                          ("METADATA_DB_PORT", CFN.getAtt("Database", "Endpoint.Port")), ("DB_NAME", "airflow")],
+                    secrets: [("DB_USER", CFN.sub("${DbSecret}:username::")), ("DB_PASSWORD", CFN.sub("${DbSecret}:password::"))])] : []
                 taskDefinition(td, cpu: c == .scheduler ? 1024 : 512, memory: c == .scheduler ? 2048 : 1024,
                                taskRole: "AirflowTaskRole", executionRole: "ExecutionRole",
-                               containers: [waitContainer(c), main], volumes: [dagsVolume])
+                               containers: [waitContainer(c)] + metrics + [main], volumes: [dagsVolume])
                 service(c, taskDefinition: td, dependsOn: mounts + network)
             case .worker:
                 let main = airflowContainer("worker", command: ["celery", "worker"], logGroup: lg, port: 8793,
                     health: Self.withDatabase("celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d \"celery@$(hostname)\""),
-                    waitFor: wait)
+                    waitFor: wait, stopTimeout: o.workerDrainTimeout)
+                // SIGTERM reaches Celery (dumb-init forwards it, bash and /entrypoint exec) as a warm shutdown:
+                // it stops consuming and finishes its tasks within the stop timeout.
+                let protection = o.autoscaling ? [sidecar("task-protection", script: Self.taskProtectionScript, logGroup: lg,
+                    env: [("AIRFLOW__CELERY__BROKER_URL", brokerUrl)])] : []
                 taskDefinition(td, cpu: 1024, memory: 8192, taskRole: "AirflowTaskRole", executionRole: "ExecutionRole",
-                               containers: [waitContainer(c), main], volumes: [dagsVolume])
+                               containers: [waitContainer(c)] + protection + [main], volumes: [dagsVolume])
                 service(c, taskDefinition: td, dependsOn: mounts + network)
             case .flower:
                 let main = airflowContainer("flower", command: ["celery", "flower"], logGroup: lg, port: 5555,

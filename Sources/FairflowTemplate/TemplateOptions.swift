@@ -16,6 +16,11 @@ public struct TemplateOptions: Equatable, Sendable {
     /// Opens tcp/22 on the bastion to this CIDR; none means SSM Session Manager only.
     public var sshIngressCidr: String?
     public var format: Format
+    /// The worker container's stop timeout: how long a SIGTERMed worker may finish what it runs (Celery's
+    /// warm shutdown) before SIGKILL. Fargate allows 2...120 s; set it from the longest expected task.
+    public var workerDrainTimeout: Int
+    /// --autoscaling: the queued + running Celery tasks one worker should carry (the queue policy's target).
+    public var tasksPerWorker: Int
 
     // Env-file inputs, named as in the seed's envs/<region>.env.
     public var fernetKeySecretArn: String
@@ -29,6 +34,7 @@ public struct TemplateOptions: Equatable, Sendable {
         stackName: String = "FairflowStack", ha: Bool = false, autoscaling: Bool = false, bastion: Bool = true,
         airflowVersion: String = AirflowVersions.default, image: String? = nil, certificateArn: String? = nil,
         sshIngressCidr: String? = nil, format: Format = .json,
+        workerDrainTimeout: Int = TemplateOptions.defaultWorkerDrainTimeout, tasksPerWorker: Int = TemplateOptions.defaultTasksPerWorker,
         fernetKeySecretArn: String, adminPasswordSecretArn: String, flowerCredentialsSecretArn: String,
         dagRepository: String = TemplateOptions.defaultDagRepository, gitReadOnlySecretArn: String? = nil,
         ipWhitelist: [String] = []
@@ -36,10 +42,17 @@ public struct TemplateOptions: Equatable, Sendable {
         self.stackName = stackName; self.ha = ha; self.autoscaling = autoscaling; self.bastion = bastion
         self.airflowVersion = airflowVersion; self.image = image; self.certificateArn = certificateArn
         self.sshIngressCidr = sshIngressCidr; self.format = format
+        self.workerDrainTimeout = workerDrainTimeout; self.tasksPerWorker = tasksPerWorker
         self.fernetKeySecretArn = fernetKeySecretArn; self.adminPasswordSecretArn = adminPasswordSecretArn
         self.flowerCredentialsSecretArn = flowerCredentialsSecretArn; self.dagRepository = dagRepository
         self.gitReadOnlySecretArn = gitReadOnlySecretArn; self.ipWhitelist = ipWhitelist
     }
+
+    /// Fargate's most: a worker that is idle stops at once anyway, a busy one gets all the time there is.
+    public static let defaultWorkerDrainTimeout = 120
+    /// The worker's Celery concurrency (AIRFLOW__CELERY__WORKER_CONCURRENCY): one more worker per full worker.
+    public static let defaultTasksPerWorker = 4
+    public static let drainTimeoutRange = 2...120
 
     public static let defaultDagRepository = "https://github.com/bshinnebarger/airflow-example-dags.git"
 
@@ -131,6 +144,16 @@ public struct TemplateOptions: Equatable, Sendable {
                     problem: "there is no bastion to open SSH on (--no-bastion)",
                     fix: "drop --no-bastion or drop --ssh-ingress-cidr")
             }
+        }
+        guard Self.drainTimeoutRange.contains(workerDrainTimeout) else {
+            throw TemplateInputError(key: "--worker-drain-timeout", value: String(workerDrainTimeout),
+                problem: "Fargate allows a container stop timeout of 2 to 120 seconds",
+                fix: "use at most 120 (a task longer than that is killed on scale-in unless its worker is protected: keep --autoscaling's task protection on)")
+        }
+        guard (1...1000).contains(tasksPerWorker) else {
+            throw TemplateInputError(key: "--tasks-per-worker", value: String(tasksPerWorker),
+                problem: "the tasks one worker should carry is 1 to 1000",
+                fix: "use the worker's concurrency (\(Self.defaultTasksPerWorker)) or a little more")
         }
         if let image, image.isEmpty || image.contains(where: { $0.isWhitespace }) {
             throw TemplateInputError(key: "--image", value: image,

@@ -72,7 +72,7 @@ final class StructureTests: XCTestCase {
             want["AWS::ElastiCache::ReplicationGroup"] = e.cache
             want["AWS::ElastiCache::SubnetGroup"] = e.cache
             want["AWS::ApplicationAutoScaling::ScalableTarget"] = e.scaling
-            want["AWS::ApplicationAutoScaling::ScalingPolicy"] = 2 * e.scaling
+            want["AWS::ApplicationAutoScaling::ScalingPolicy"] = 3 * e.scaling  // CPU, memory, the queue
             want["AWS::EC2::SecurityGroupIngress"] = e.ingress
             let got = t.typeCounts
             for (type, n) in want { XCTAssertEqual(got[type] ?? 0, n, "\(mode): \(type)") }
@@ -109,6 +109,7 @@ final class StructureTests: XCTestCase {
             if o.autoscaling {
                 let st = t.props("WorkerScalableTarget")
                 XCTAssertEqual(st["MinCapacity"] as? Int, 2); XCTAssertEqual(st["MaxCapacity"] as? Int, 4)
+                // The queue policy (CustomizedMetricSpecification) is WorkerScalingTests'.
                 let metrics = t.ofType("AWS::ApplicationAutoScaling::ScalingPolicy").compactMap {
                     (($0.1["Properties"] as? [String: Any])?["TargetTrackingScalingPolicyConfiguration"] as? [String: Any])
                         .flatMap { ($0["PredefinedMetricSpecification"] as? [String: Any])?["PredefinedMetricType"] as? String }

@@ -86,12 +86,18 @@ final class StackLifecycleTests: XCTestCase {
         let diffSame = try ff(["diff", "--exit-code"])
         XCTAssertEqual(diffSame.status, 0)
 
-        // One change (autoscaling): exactly the worker's scaling resources.
+        // One change (autoscaling): the worker's scaling resources added; the queue-metrics and task-protection
+        // sidecars and their permissions modify only the scheduler's and workers' task definitions, their
+        // services and the task role.
         let diff = try ff(["diff", "--autoscaling", "--exit-code", "--output", "json"])
         XCTAssertEqual(diff.status, 2, diff.stderr)
         let changes = (try JSONSerialization.jsonObject(with: Data(diff.stdout.utf8)) as! [String: Any])["changes"] as! [[String: Any]]
-        XCTAssertEqual(Set(changes.map { $0["logicalId"] as! String }), ["WorkerScalableTarget", "WorkerCpuScaling", "WorkerMemoryScaling"])
-        XCTAssertTrue(changes.allSatisfy { $0["action"] as? String == "Add" })
+        let added = changes.filter { $0["action"] as? String == "Add" }.map { $0["logicalId"] as! String }
+        XCTAssertEqual(Set(added), ["WorkerScalableTarget", "WorkerCpuScaling", "WorkerMemoryScaling", "WorkerQueueScaling"])
+        let others = changes.filter { $0["action"] as? String != "Add" }
+        XCTAssertTrue(others.allSatisfy { $0["action"] as? String == "Modify" }, "\(others)")
+        XCTAssertTrue(Set(others.map { $0["logicalId"] as! String }).isSubset(of: [
+            "SchedulerTaskDefinition", "WorkerTaskDefinition", "SchedulerService", "WorkerService", "AirflowTaskRole"]), "\(others)")
         let update = try ff(["deploy", "--autoscaling", "--yes"])
         XCTAssertEqual(update.status, 0, update.stderr)
         XCTAssertEqual(try stackStatus(), "UPDATE_COMPLETE")

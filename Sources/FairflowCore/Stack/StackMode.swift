@@ -10,11 +10,14 @@ public struct StackMode: Codable, Sendable, Equatable {
     public var certificateArn: String?
     public var image: String?
     public var sshIngressCidr: String?
+    public var workerDrainTimeout: Int = TemplateOptions.defaultWorkerDrainTimeout
+    public var tasksPerWorker: Int = TemplateOptions.defaultTasksPerWorker
 
     public init() {}
 
     enum CodingKeys: String, CodingKey { case ha, autoscaling, noBastion = "no_bastion", airflowVersion = "airflow_version",
-                                              certificateArn = "certificate_arn", image, sshIngressCidr = "ssh_ingress_cidr" }
+                                              certificateArn = "certificate_arn", image, sshIngressCidr = "ssh_ingress_cidr",
+                                              workerDrainTimeout = "worker_drain_timeout", tasksPerWorker = "tasks_per_worker" }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -25,6 +28,8 @@ public struct StackMode: Codable, Sendable, Equatable {
         certificateArn = try c.decodeIfPresent(String.self, forKey: .certificateArn)
         image = try c.decodeIfPresent(String.self, forKey: .image)
         sshIngressCidr = try c.decodeIfPresent(String.self, forKey: .sshIngressCidr)
+        workerDrainTimeout = try c.decodeIfPresent(Int.self, forKey: .workerDrainTimeout) ?? TemplateOptions.defaultWorkerDrainTimeout
+        tasksPerWorker = try c.decodeIfPresent(Int.self, forKey: .tasksPerWorker) ?? TemplateOptions.defaultTasksPerWorker
     }
 }
 
@@ -45,6 +50,8 @@ public enum StackTemplate {
         o.certificateArn = mode.certificateArn
         o.image = mode.image
         o.sshIngressCidr = mode.sshIngressCidr
+        o.workerDrainTimeout = mode.workerDrainTimeout
+        o.tasksPerWorker = mode.tasksPerWorker
         o.format = format
         return o
     }
