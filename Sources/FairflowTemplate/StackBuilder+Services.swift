@@ -269,9 +269,8 @@ extension StackBuilder {
         return .object(c)
     }
 
-    static let metricsNamespace = "Fairflow"
-    static let backlogMetric = "CeleryBacklog"
-    static let backlogPerWorkerMetric = "CeleryBacklogPerWorker"
+    static let metricsNamespace = WorkerQueueMetric.namespace
+    static let backlogPerWorkerMetric = WorkerQueueMetric.backlogPerWorker
 
     /// The metric's dimensions, as the sidecar publishes them and the queue policy reads them.
     var workerMetricDimensions: [(String, Node)] {

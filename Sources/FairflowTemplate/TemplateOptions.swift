@@ -178,6 +178,18 @@ public struct TemplateOptions: Equatable, Sendable {
     }
 }
 
+/// The CloudWatch metric the scheduler's queue-metrics sidecar publishes and the workers' queue policy tracks.
+public enum WorkerQueueMetric {
+    public static let namespace = "Fairflow"
+    /// Queued + running Celery task instances.
+    public static let backlog = "CeleryBacklog"
+    /// The backlog / max(1, running workers).
+    public static let backlogPerWorker = "CeleryBacklogPerWorker"
+    public static func dimensions(cluster: String, service: String) -> [(String, String)] {
+        [("ClusterName", cluster), ("ServiceName", service)]
+    }
+}
+
 /// One bad input: which key, what is wrong, and how to fix it. The CLI maps it to exit 64.
 public struct TemplateInputError: Error, Equatable, CustomStringConvertible, LocalizedError {
     public let key: String

@@ -321,6 +321,28 @@ final class DayTwoBinaryTests: XCTestCase {
         XCTAssertEqual(cpu?["TargetValue"] as? Double, 60)
         let mem = byName["FairflowStack-WorkerMemoryScaling"]?["TargetTrackingScalingPolicyConfiguration"] as? [String: Any]
         XCTAssertEqual(mem?["TargetValue"] as? Double, 75)
+
+        // The work waiting: from 0 workers, on the metric the scheduler's sidecar publishes; the stack's own
+        // queue policy is updated in place, not duplicated.
+        let queue = try fairflow(["scale", "worker", "--min", "0", "--max", "5", "--tasks-per-worker", "6", "--output", "json"], environment: st.environment)
+        XCTAssertEqual(queue.status, 0, queue.stderr)
+        let qout = try JSONSerialization.jsonObject(with: Data(queue.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(qout["policies"] as? [String], ["FairflowStack-WorkerQueueScaling"])
+        XCTAssertEqual(qout["min"] as? Int, 0)
+        let after = (try awsCLI(["application-autoscaling", "describe-scaling-policies", "--service-namespace", "ecs",
+                                 "--resource-id", "service/\(cluster)/\(worker)"], environment: st.environment) as! [String: Any])["ScalingPolicies"] as! [[String: Any]]
+        let queuePolicies = after.filter { $0["PolicyName"] as? String == "FairflowStack-WorkerQueueScaling" }
+        XCTAssertEqual(queuePolicies.count, 1)
+        let qcfg = queuePolicies.first?["TargetTrackingScalingPolicyConfiguration"] as? [String: Any]
+        XCTAssertEqual(qcfg?["TargetValue"] as? Double, 6)
+        let spec = qcfg?["CustomizedMetricSpecification"] as? [String: Any]
+        XCTAssertEqual(spec?["Namespace"] as? String, "Fairflow")
+        XCTAssertEqual(spec?["MetricName"] as? String, "CeleryBacklogPerWorker")
+        let dims = (spec?["Dimensions"] as? [[String: Any]] ?? []).map { "\($0["Name"]!)=\($0["Value"]!)" }
+        XCTAssertEqual(dims, ["ClusterName=\(cluster)", "ServiceName=\(worker)"])
+        let target = (try awsCLI(["application-autoscaling", "describe-scalable-targets", "--service-namespace", "ecs",
+                                  "--resource-ids", "service/\(cluster)/\(worker)"], environment: st.environment) as! [String: Any])["ScalableTargets"] as! [[String: Any]]
+        XCTAssertEqual(target.first?["MinCapacity"] as? Int, 0)
     }
 
     // MARK: tasks run
@@ -360,6 +382,8 @@ final class DayTwoBinaryTests: XCTestCase {
             (["scale", "worker", "--min", "5", "--max", "2"], "--min is above --max"),
             (["scale", "worker", "--min", "2"], "autoscaling needs --min and --max"),
             (["scale", "scheduler", "--min", "1", "--max", "2"], "autoscaling is for workers"),
+            (["scale", "worker", "--min", "0", "--max", "2", "--tasks-per-worker", "0"], "bad --tasks-per-worker 0"),
+            (["scale", "worker", "--tasks-per-worker", "4"], "autoscaling needs --min and --max"),
             (["scale", "external", "1"], "valid components are"),
             (["secrets", "init", "--flower-user", "a:b"], "bad --flower-user"),
         ]

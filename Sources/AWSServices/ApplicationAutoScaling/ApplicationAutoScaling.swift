@@ -59,6 +59,27 @@ public struct ApplicationAutoScaling: Sendable {
         return r.PolicyARN ?? ""
     }
 
+    /// A target-tracking policy on a CloudWatch metric the stack publishes (CustomizedMetricSpecification).
+    @discardableResult
+    public func putTargetTracking(name: String, cluster: String, service: String, namespace: String, metricName: String,
+                                  dimensions: [(String, String)], statistic: String = "Average", target: Double,
+                                  scaleInCooldown: Int = 300, scaleOutCooldown: Int = 60) async throws -> String {
+        struct R: Decodable { var PolicyARN: String? }
+        let r = try await client.send(.json(.applicationAutoScaling, "PutScalingPolicy", [
+            "PolicyName": name, "ServiceNamespace": "ecs", "ResourceId": Self.ecsResourceId(cluster: cluster, service: service),
+            "ScalableDimension": Self.ecsDesiredCount, "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": [
+                "TargetValue": target,
+                "CustomizedMetricSpecification": [
+                    "Namespace": namespace, "MetricName": metricName, "Statistic": statistic,
+                    "Dimensions": dimensions.map { ["Name": $0.0, "Value": $0.1] },
+                ] as [String: Any],
+                "ScaleInCooldown": scaleInCooldown, "ScaleOutCooldown": scaleOutCooldown,
+            ] as [String: Any],
+        ])).decode(R.self)
+        return r.PolicyARN ?? ""
+    }
+
     public func scalableTargets(cluster: String, service: String) async throws -> [ScalableTarget] {
         struct R: Decodable { var ScalableTargets: [ScalableTarget]? }
         return try await client.send(.json(.applicationAutoScaling, "DescribeScalableTargets", [

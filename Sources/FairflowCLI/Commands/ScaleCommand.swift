@@ -8,8 +8,10 @@ struct ScaleCommand: AsyncParsableCommand {
         commandName: "scale", abstract: "Set a component's task count, or the workers' autoscaling range.",
         discussion: """
         `scale COMPONENT COUNT` updates the ECS service and waits for a steady state (--no-wait to return at once);
-        scaling to 0 needs --yes. `scale worker --min N --max M [--cpu PCT] [--memory PCT]` registers the
-        Application Auto Scaling target and target-tracking policies.
+        scaling to 0 needs --yes. `scale worker --min N --max M [--cpu PCT] [--memory PCT] [--tasks-per-worker N]`
+        registers the Application Auto Scaling target and target-tracking policies; --tasks-per-worker tracks the
+        work waiting (the CeleryBacklogPerWorker metric a stack deployed with --autoscaling publishes), so
+        workers scale out from --min 0 when a DAG runs.
         """)
     @OptionGroup var globals: GlobalOptions
 
@@ -28,12 +30,14 @@ struct ScaleCommand: AsyncParsableCommand {
     @Option(help: "Autoscaling: the most workers.") var max: Int?
     @Option(help: "Autoscaling: target average CPU, percent.") var cpu: Double?
     @Option(help: "Autoscaling: target average memory, percent.") var memory: Double?
+    @Option(name: .customLong("tasks-per-worker"), help: "Autoscaling: target queued + running Celery tasks per worker (scales out from --min 0).")
+    var tasksPerWorker: Int?
 
     @Option(help: "Seconds to wait for a steady state.")
     var timeout: Double = 600
 
     func run() async throws {
-        if min != nil || max != nil || cpu != nil || memory != nil {
+        if min != nil || max != nil || cpu != nil || memory != nil || tasksPerWorker != nil {
             try await DayTwoRunner.run(ScaleAuto.self, globals: globals) {
                 guard count == nil else {
                     throw FairflowError.usage("COUNT with --min/--max", why: "give either a fixed count or an autoscaling range", fix: "drop one of them")
@@ -42,7 +46,7 @@ struct ScaleCommand: AsyncParsableCommand {
                     throw FairflowError.usage("autoscaling needs --min and --max", why: "only one of them was given", fix: "pass both")
                 }
                 let i = ScaleAuto.Input(component: try AirflowComponent.parse(component, allowed: Scale.scalable), min: lo, max: hi,
-                                        cpuPercent: cpu, memoryPercent: memory)
+                                        cpuPercent: cpu, memoryPercent: memory, tasksPerWorker: tasksPerWorker)
                 try ScaleAuto.validate(i)
                 return i
             }

@@ -1,5 +1,6 @@
 import AWSCore
 import AWSServices
+import FairflowTemplate
 import Foundation
 
 /// `fairflow scale COMPONENT COUNT`: sets a service's desired count and waits for a steady state.
@@ -107,10 +108,10 @@ final class LastLine: @unchecked Sendable {
     func swap(_ new: String) -> String { lock.withLock { let old = value; value = new; return old } }
 }
 
-/// `fairflow scale worker --min N --max M [--cpu PCT] [--memory PCT]`: Application Auto Scaling.
+/// `fairflow scale worker --min N --max M [--cpu PCT] [--memory PCT] [--tasks-per-worker N]`: Application Auto Scaling.
 public enum ScaleAuto: FairflowOperation {
     public static let id = "scale.auto"
-    public static let summary = "Let the workers scale between a minimum and maximum on CPU and memory."
+    public static let summary = "Let the workers scale between a minimum and maximum on the work waiting, CPU and memory."
 
     public struct Input: Codable, Sendable {
         public var component: AirflowComponent = .worker
@@ -118,12 +119,16 @@ public enum ScaleAuto: FairflowOperation {
         public var max: Int
         public var cpuPercent: Double?
         public var memoryPercent: Double?
-        public init(component: AirflowComponent = .worker, min: Int, max: Int, cpuPercent: Double? = nil, memoryPercent: Double? = nil) {
+        /// The queue policy's target: queued + running Celery tasks per worker (the stack's CeleryBacklogPerWorker).
+        public var tasksPerWorker: Int?
+        public init(component: AirflowComponent = .worker, min: Int, max: Int, cpuPercent: Double? = nil, memoryPercent: Double? = nil,
+                    tasksPerWorker: Int? = nil) {
             self.component = component
             self.min = min
             self.max = max
             self.cpuPercent = cpuPercent
             self.memoryPercent = memoryPercent
+            self.tasksPerWorker = tasksPerWorker
         }
     }
 
@@ -155,6 +160,10 @@ public enum ScaleAuto: FairflowOperation {
                 throw FairflowError.usage("bad \(flag) \(p)", why: "a target utilisation is a percentage above 0 and at most 100", fix: "use e.g. \(flag) 70")
             }
         }
+        if let n = input.tasksPerWorker, !(1...1000).contains(n) {
+            throw FairflowError.usage("bad --tasks-per-worker \(n)", why: "a worker carries 1 to 1000 queued + running tasks",
+                                      fix: "use the worker's concurrency (\(TemplateOptions.defaultTasksPerWorker)) or a little more")
+        }
     }
 
     public static func plan(_ input: Input, context: Context) async throws -> [PlannedAction] {
@@ -162,6 +171,9 @@ public enum ScaleAuto: FairflowOperation {
                  PlannedAction("Application Auto Scaling RegisterScalableTarget", mutating: true, detail: "min \(input.min) max \(input.max)")]
         if input.cpuPercent != nil { p.append(PlannedAction("Application Auto Scaling PutScalingPolicy", mutating: true, detail: "CPU")) }
         if input.memoryPercent != nil { p.append(PlannedAction("Application Auto Scaling PutScalingPolicy", mutating: true, detail: "memory")) }
+        if let n = input.tasksPerWorker {
+            p.append(PlannedAction("Application Auto Scaling PutScalingPolicy", mutating: true, detail: "queue: \(n) tasks per worker"))
+        }
         return p
     }
 
@@ -181,7 +193,16 @@ public enum ScaleAuto: FairflowOperation {
             try await aas.putTargetTracking(name: name, cluster: cluster, service: service, metric: metric, target: t)
             policies.append(name)
         }
+        if let n = input.tasksPerWorker {
+            // What the scheduler's queue-metrics sidecar publishes (a stack deployed with --autoscaling).
+            let name = "\(stack.stackName)-WorkerQueueScaling"
+            try await aas.putTargetTracking(name: name, cluster: cluster, service: service, namespace: WorkerQueueMetric.namespace,
+                                            metricName: WorkerQueueMetric.backlogPerWorker, dimensions: WorkerQueueMetric.dimensions(cluster: cluster, service: service),
+                                            target: Double(n))
+            policies.append(name)
+        }
         return Output(component: input.component.rawValue, resourceId: ApplicationAutoScaling.ecsResourceId(cluster: cluster, service: service),
                       min: input.min, max: input.max, policies: policies)
     }
 }
+
