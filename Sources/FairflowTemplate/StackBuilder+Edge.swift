@@ -15,10 +15,12 @@ extension StackBuilder {
             ("Tags", tags("alb")),
         ], dependsOn: ["PublicDefaultRoute"])
         let uiHealth = a3 ? "/api/v2/monitor/health" : "/health"
+        // Every 10 s, 2 passes to healthy: a new task takes traffic 20 s after it answers (the default 30 s made each
+        // rollout of the UI and Flower wait a minute more, twice per deploy: the new task in, the old one out).
         for (id, port, path) in [("UiTargetGroup", 8080, uiHealth), ("FlowerTargetGroup", 5555, "/healthcheck")] {
             add(id, "AWS::ElasticLoadBalancingV2::TargetGroup", [
                 ("TargetType", "ip"), ("Protocol", "HTTP"), ("Port", .int(port)), ("VpcId", CFN.ref("Vpc")),
-                ("HealthCheckPath", .string(path)), ("HealthCheckIntervalSeconds", 30), ("HealthyThresholdCount", 2),
+                ("HealthCheckPath", .string(path)), ("HealthCheckIntervalSeconds", 10), ("HealthCheckTimeoutSeconds", 5), ("HealthyThresholdCount", 2),
                 ("UnhealthyThresholdCount", 3), ("Matcher", ["HttpCode": "200"]),
                 ("TargetGroupAttributes", [["Key": "deregistration_delay.timeout_seconds", "Value": "30"]]),
                 ("Tags", tags()),

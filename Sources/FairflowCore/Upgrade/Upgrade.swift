@@ -1,3 +1,4 @@
+import AirflowAPI
 import AWSCore
 import AWSServices
 import FairflowTemplate
@@ -577,8 +578,19 @@ public enum UpgradeVerify: FairflowOperation {
         // `canary` may name several DAGs, comma-separated: each must run to success, in order.
         for dag in (input.canary ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).filter({ !$0.isEmpty }) {
             context.terminal.note("canary: triggering \(dag) and waiting for it")
-            let run = try await DagsTrigger.run(DagsTrigger.Input(airflow: AirflowTarget(), dagId: dag, unpause: true, wait: true,
-                                                                  timeout: Double(input.timeoutSeconds), pollInterval: 2), context: context)
+            // Right after a roll the new DAG processor may not have parsed the canary's file yet: wait for it.
+            let parsedBy = Date().addingTimeInterval(300)
+            var run: DagsTrigger.Output
+            while true {
+                do {
+                    run = try await DagsTrigger.run(DagsTrigger.Input(airflow: AirflowTarget(), dagId: dag, unpause: true, wait: true,
+                                                                      timeout: Double(input.timeoutSeconds), pollInterval: 2), context: context)
+                    break
+                } catch AirflowError.dagNotFound where Date() < parsedBy {
+                    context.terminal.note("canary: \(dag) is not parsed yet on the new version; waiting")
+                    try await Task.sleep(nanoseconds: 10_000_000_000)
+                }
+            }
             out.canaryRun = run.runId
             out.canaryState = run.state
             if run.state != "success" {

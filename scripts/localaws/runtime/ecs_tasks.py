@@ -1162,7 +1162,10 @@ def apply():
         desired = self._get_param("desiredStatus") or "RUNNING"
         service_name = self._get_param("serviceName")
         tasks = self.ecs_backend.list_tasks(cluster_str, self._get_param("containerInstance"),
-                                            self._get_param("family"), self._get_param("startedBy"), None, desired)
+                                            None, self._get_param("startedBy"), None, desired)
+        family = self._get_param("family")
+        if family:   # by the task's own definition (moto's filter lists ACTIVE revisions only, losing deregistered ones)
+            tasks = [t for t in tasks if t.task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
         if service_name:
             svc = service_name.split("/")[-1]
             tasks = [t for t in tasks if t.group == f"service:{svc}"]

@@ -315,6 +315,30 @@ class Server:
 
 # ---------------------------------------------------------------- moto side
 
+_renamed = {}   # (account, region, old identifier) -> the moto instance renamed away from it
+
+
+def _adopt_in_stacks(account, region, db):
+    """A stack's DB instance is its physical id, as in CloudFormation: when an instance was renamed away
+    (ModifyDBInstance NewDBInstanceIdentifier) and another is restored under the old name, the stack's resource
+    (its GetAtt Endpoint.Address, its delete) is the restored one; the renamed one is no stack's any more."""
+    with _mu:
+        old = _renamed.pop((account, region, db.db_instance_identifier.lower()), None)
+    if old is None:
+        return
+    try:
+        from moto.cloudformation.models import cloudformation_backends
+        stacks = list(cloudformation_backends[account][region].stacks.values())
+    except Exception:  # noqa: BLE001
+        return
+    for st in stacks:
+        parsed = getattr(getattr(st, "resource_map", None), "_parsed_resources", {}) or {}
+        for lid, res in list(parsed.items()):
+            if res is old:
+                parsed[lid] = db
+                core.log(f"rds: stack {st.name} resource {lid} is now the restored {db.db_instance_identifier}")
+
+
 def _moto_db(key):
     from moto.rds.models import rds_backends
     return rds_backends[key[0]][key[1]].databases.get(key[2])
@@ -443,9 +467,11 @@ def apply():
             snap = _snapshots.get((self.account_id, self.region_name, sid.lower()))
         _restore_from.snap = snap
         try:
-            return o["restore_db_instance_from_db_snapshot"](self, from_snapshot_id, overrides)
+            db = o["restore_db_instance_from_db_snapshot"](self, from_snapshot_id, overrides)
         finally:
             _restore_from.snap = None
+        _adopt_in_stacks(self.account_id, self.region_name, db)
+        return db
 
     @functools.wraps(o["create_db_snapshot"])
     def create_db_snapshot(self, db_instance_identifier, db_snapshot_identifier, snapshot_type="manual",
@@ -523,6 +549,8 @@ def apply():
         if srv is None:
             return db
         if db.db_instance_identifier != srv.db_id:       # NewDBInstanceIdentifier: the endpoint moves
+            with _mu:
+                _renamed[(srv.account, srv.region, srv.db_id.lower())] = db
             net.HOSTS.remove(srv.address, srv.private_ip)
             with _mu:
                 _servers.pop(srv.key, None)

@@ -1,11 +1,14 @@
 """The generated stack really runs in the local AWS (`--run`), and fairflow's commands tell the truth about it.
 
-One module-scoped deployment of `fairflow generate`'s default template (deployed with `fairflow deploy`,
-DAGs from a local git repository through the stack's git-sync service), then what an on-call user would do
-and check: status, a DAG through the ALB URL, its S3 log, component logs, EFS, the database, scaling, and
-faults (an unhealthy target, a broken worker environment, a missing secret), and at last teardown leaving
-no process, port or directory. Needs FAIRFLOW_BIN (scripts/test sets it); skipped without it.
+One module-scoped deployment of `fairflow generate`'s default template at Airflow 3.2.2 (deployed with
+`fairflow deploy`, DAGs from a local git repository through the stack's git-sync service), then what an
+on-call user would do and check: status, a DAG through the ALB URL, its S3 log, component logs, EFS, the
+database, scaling, and faults (an unhealthy target, a broken worker environment caught by deploy's stall
+detector, a missing secret); then `fairflow upgrade` to 3.3.2 (refused by its import test, then killed
+mid-migration, resumed, and rolled back by a failing canary); and at last teardown leaving no process, port
+or directory. Needs FAIRFLOW_BIN (scripts/test sets it); skipped without it.
 """
+import datetime
 import json
 import os
 import pathlib
@@ -21,6 +24,7 @@ from census import census
 FAIRFLOW_BIN = os.environ.get("FAIRFLOW_BIN")
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 STACK = "FairflowStack"
+FROM_VERSION, TO_VERSION = "3.2.2", "3.3.2"   # the upgrade the module rehearses
 pytestmark = pytest.mark.skipif(not FAIRFLOW_BIN, reason="FAIRFLOW_BIN (the built fairflow) is not set")
 
 
@@ -30,20 +34,30 @@ class Stack:
         self.env_file = work / "us-east-1.env"
         self.registered = []   # task definition revisions the tests register (not the stack's)
 
-    def ff(self, *args, timeout=600, check=None):
-        """Runs fairflow with the local AWS's hosts file over /etc/hosts (this process tree only)."""
+    def env(self, **extra):
         env = {**os.environ, "AWS_ENDPOINT_URL": self.aws["LOCAL_AWS_ENDPOINT"], "AWS_REGION": "us-east-1",
                "AWS_ACCESS_KEY_ID": self.aws["AWS_ACCESS_KEY_ID"],
                "AWS_SECRET_ACCESS_KEY": self.aws["AWS_SECRET_ACCESS_KEY"], "AWS_EC2_METADATA_DISABLED": "true",
-               "FAIRFLOW_POLL_SECONDS": "1", "HOSTS": self.aws["LOCAL_AWS_HOSTS_FILE"], "NO_COLOR": "1"}
+               "FAIRFLOW_POLL_SECONDS": "1", "HOSTS": self.aws["LOCAL_AWS_HOSTS_FILE"], "NO_COLOR": "1", **extra}
         env.pop("AWS_PROFILE", None)
-        argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$HOSTS" /etc/hosts && exec "$@"', "fairflow",
+        return env
+
+    def argv(self, *args):
+        return ["unshare", "-m", "sh", "-c", 'mount --bind "$HOSTS" /etc/hosts && exec "$@"', "fairflow",
                 FAIRFLOW_BIN, *args, "--env", str(self.env_file)]
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(self.work))
+
+    def ff(self, *args, timeout=600, check=None, env=None):
+        """Runs fairflow with the local AWS's hosts file over /etc/hosts (this process tree only)."""
+        r = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout, env=self.env(**(env or {})),
+                           cwd=str(self.work))
         if check is not None and r.returncode != check:
             raise AssertionError(f"fairflow {' '.join(args)} exited {r.returncode} (wanted {check})\n"
                                  f"stdout:\n{r.stdout[-4000:]}\nstderr:\n{r.stderr[-6000:]}")
         return r
+
+    def git(self, *args):
+        subprocess.run(["git", "-C", str(self.repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+                       check=True, capture_output=True)
 
     def json(self, *args, check=0, timeout=600):
         r = self.ff(*args, "--output", "json", timeout=timeout, check=check)
@@ -90,17 +104,18 @@ def stack(run_aws, tmp_path_factory):
     work = tmp_path_factory.mktemp("stack")
     repo = work / "dags.git"
     repo.mkdir()
-    for f in (ROOT / "scripts" / "demo-dags").iterdir():
-        shutil.copy(f, repo / f.name)
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for d in (ROOT / "scripts" / "demo-dags", pathlib.Path(__file__).parent / "upgrade-dags"):
+        for f in d.iterdir():
+            shutil.copy(f, repo / f.name)
     subprocess.run(["git", "-C", str(repo), "init", "-q", "-b", "main"], check=True)
-    subprocess.run(git + ["add", "-A"], check=True)
-    subprocess.run(git + ["commit", "-qm", "dags"], check=True)
     s = Stack(run_aws, work)
+    s.repo = repo
+    s.git("add", "-A")
+    s.git("commit", "-qm", "dags")
     s.env_file.write_text(f"DAG_REPOSITORY=file://{repo}\nIP_WHITELIST=\n")
     s.ff("secrets", "init", "--yes", check=0)
     started = time.time()
-    r = s.ff("deploy", "--yes", timeout=900)
+    r = s.ff("deploy", "--yes", "--airflow-version", FROM_VERSION, timeout=900)
     s.deploy_seconds = time.time() - started
     if r.returncode != 0:
         raise AssertionError(f"deploy failed ({r.returncode}) after {s.deploy_seconds:.0f} s\n{r.stderr[-8000:]}\n"
@@ -214,39 +229,39 @@ def test_an_unhealthy_target_makes_status_exit_3_naming_it(stack):
         elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]), 300, 2)
 
 
-def test_a_broken_worker_environment_stops_with_its_real_error_and_trips_the_breaker(stack):
-    ecs = stack.aws.client("ecs")
-    cluster = stack.output("ClusterName")
-    svc = stack.service("Worker")
-    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-    for c in td["containerDefinitions"]:
-        if c["name"] == "worker":
-            c["environment"] = [e for e in c["environment"] if e["name"] != "AIRFLOW__CELERY__BROKER_URL"] + \
-                [{"name": "AIRFLOW__CELERY__BROKER_URL", "value": "nosuchtransport://redis:6379/0"}]
-    keep = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
-            "requiresCompatibilities", "cpu", "memory")
-    broken = ecs.register_task_definition(**{k: td[k] for k in keep if k in td})["taskDefinition"]["taskDefinitionArn"]
-    ecs.update_service(cluster=cluster, service=svc["serviceName"], taskDefinition=broken)
-    stack.registered.append(broken)
+def iso(t):
+    return datetime.datetime.fromisoformat(t.replace("Z", "+00:00"))
 
-    def failed():
-        d = ecs.describe_services(cluster=cluster, services=[svc["serviceName"]])["services"][0]
-        return d if any(x.get("rolloutState") == "FAILED" for x in d["deployments"]) or \
-            (d["taskDefinition"] == svc["taskDefinition"] and "circuit breaker" in json.dumps(d["events"][:10], default=str)) else None
-    d = wait_for("the circuit breaker to trip", failed, 600, 3)
-    arns = ecs.list_tasks(cluster=cluster, serviceName=svc["serviceName"], desiredStatus="STOPPED")["taskArns"]
-    stopped = [t for t in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if t["taskDefinitionArn"] == broken]
-    assert stopped
-    assert stopped[0]["stoppedReason"] == "Essential container in task exited"
-    worker = next(c for c in stopped[0]["containers"] if c["name"] == "worker")
-    assert worker["exitCode"] not in (None, 0)
-    # rolled back to the good definition, which reaches a steady state again
-    wait_for("rollback to the previous task definition", lambda: (lambda s: s["taskDefinition"] == svc["taskDefinition"]
-             and s["runningCount"] == s["desiredCount"])(
-        ecs.describe_services(cluster=cluster, services=[svc["serviceName"]])["services"][0]), 300, 3)
-    # the container's real error is in its log
-    logs = stack.ff("logs", "tail", "worker", "--since", "15m", check=0).stdout
-    assert "nosuchtransport" in logs.lower() or "No such transport" in logs, logs[-3000:]
+
+def test_a_broken_worker_is_a_stall_verdict_quoting_celery_and_the_update_rolls_back(stack):
+    """deploy's stall detector: a worker whose broker URL names no transport crashes at once; the second crash
+    is the verdict (ECS's reason, the exit code, Celery's own error line), --on-stall fail cancels the update."""
+    started = time.time()
+    r = stack.ff("deploy", "--yes", "--airflow-version", FROM_VERSION, "--on-stall", "fail", "--output", "json",
+                 env={"FAIRFLOW_TEST_CONTAINER_ENV": "worker:AIRFLOW__CELERY__BROKER_URL=nosuchtransport://redis:6379/0",
+                      "FAIRFLOW_STALL_POLL_SECONDS": "3"}, timeout=900)
+    took = time.time() - started
+    assert r.returncode == 1, r.stderr[-6000:]
+    line = next((x for x in r.stderr.splitlines() if '"event":"stall"' in x), None)
+    assert line, r.stderr[-6000:]
+    v = json.loads(line)["verdict"]
+    assert v["component"] == "worker", v
+    assert v["exitCode"] not in (None, 0), v
+    assert v["reason"] == "Essential container in task exited", v
+    assert any("nosuchtransport" in x.lower() for x in v["logLines"]), v["logLines"]
+    assert "UPDATE_ROLLBACK_COMPLETE" in r.stderr, r.stderr[-3000:]
+    verdict_after = (iso(v["detectedAt"]) - iso(v["firstFailureAt"])).total_seconds()
+    print(f"\nstall detector: first crash to verdict {verdict_after:.0f} s; deploy to exit {took:.0f} s")
+    assert verdict_after < 180, v
+    # the timeline shows the update, the failing worker tasks and the rollback, in that order
+    entries = stack.json("timeline", "--since", "1h")["entries"]
+    msgs = [f"{e['source']}\t{e['component']}\t{e['message']}" for e in entries]
+    update = max(i for i, m in enumerate(msgs) if f"{STACK} UPDATE_IN_PROGRESS" in m)
+    crash = max(i for i, m in enumerate(msgs) if m.startswith("ecs-task\tworker\t"))
+    rollback = max(i for i, m in enumerate(msgs) if f"{STACK} UPDATE_ROLLBACK_COMPLETE" in m)
+    assert update < crash < rollback, "\n".join(msgs[-40:])
+    # back on the working template: status healthy again
+    stack.ff("status", "--watch", "--timeout", "5m", "--interval", "5s", check=0, timeout=400)
 
 
 def test_a_missing_secret_stops_the_task_with_ecs_reason(stack):
@@ -266,6 +281,86 @@ def test_a_missing_secret_stops_the_task_with_ecs_reason(stack):
         ecs.describe_tasks(cluster=cluster, tasks=[t["taskArn"]])["tasks"][0]), 60, 1)
     assert done["stoppedReason"].startswith("ResourceInitializationError: unable to pull secrets or registry auth"), done
     assert done["stopCode"] == "TaskFailedToStart"
+
+
+def one_off_definitions(stack):
+    """ACTIVE task definitions the upgrade's one-off tasks registered (they must all be gone again)."""
+    ecs = stack.aws.client("ecs")
+    return ecs.list_task_definitions(familyPrefix=f"{STACK}-upgrade", status="ACTIVE")["taskDefinitionArns"]
+
+
+def test_an_upgrade_whose_import_test_finds_a_broken_dag_is_refused_with_nothing_changed(stack):
+    """uses_action_logger.py imports a module Airflow 3.3 removed: it parses on 3.2.2, not on 3.3.2."""
+    before = stack.aws.client("ecs").describe_services(cluster=stack.output("ClusterName"),
+                                                       services=[stack.service("Scheduler")["serviceName"]])["services"][0]
+    r = stack.ff("upgrade", "--airflow-version", TO_VERSION, "--yes", timeout=900)
+    assert r.returncode == 1, r.stdout + r.stderr[-4000:]
+    assert "uses_action_logger.py" in r.stderr and "action_logger" in r.stderr, r.stderr[-4000:]
+    assert "import-test" in r.stdout and "failed" in r.stdout, r.stdout
+    assert stack.output("AirflowVersion") == FROM_VERSION
+    snaps = stack.aws.client("rds").describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    assert not [x for x in snaps if x["DBSnapshotIdentifier"].startswith("fairflow-upgrade-")], snaps
+    after = stack.aws.client("ecs").describe_services(cluster=stack.output("ClusterName"),
+                                                      services=[before["serviceName"]])["services"][0]
+    assert (after["taskDefinition"], after["desiredCount"]) == (before["taskDefinition"], before["desiredCount"])
+    assert one_off_definitions(stack) == []
+
+
+def test_an_upgrade_killed_mid_migration_resumes_and_a_failing_canary_rolls_it_back(stack):
+    """3.2.2 → 3.3.2: SIGKILL while the migration task runs; `runbook resume` follows the same task (no second
+    migration), rolls every service, verifies with two canaries: MeaningOfLifeDag runs to success on 3.3.2,
+    CanaryFails fails (the forced failure at step 7), so the rollback downgrades the schema and redeploys 3.2.2,
+    where the DAG runs from before the upgrade are still there."""
+    stack.git("rm", "-q", "uses_action_logger.py")
+    stack.git("commit", "-qm", "drop the DAG that breaks on 3.3")
+    stack.ff("dags", "sync", check=0, timeout=400)
+    runs_before = stack.json("dags", "runs", "MeaningOfLifeDag")
+    assert any(x["state"] == "success" for x in runs_before["runs"]), runs_before
+    argv = stack.argv("upgrade", "--airflow-version", TO_VERSION, "--canary", "MeaningOfLifeDag", "--canary", "CanaryFails", "--yes")
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=stack.env(),
+                         cwd=str(stack.work), start_new_session=True)
+    err = []
+    deadline = time.time() + 600
+    for line in p.stderr:   # the first line of the migration task's log: the migration is under way
+        err.append(line)
+        if line.startswith("migrate | ") or time.time() > deadline:
+            break
+    os.killpg(p.pid, 9)
+    p.wait()
+    first = "".join(err)
+    assert "migrate | " in first, first[-4000:]
+    run_id = next(x.split()[1].rstrip(":") for x in err if x.startswith("run "))
+    r = stack.ff("runbook", "resume", run_id, "--output", "json", timeout=1500)
+    summary = json.loads(r.stdout)
+    steps = {x["id"]: x for x in summary["steps"]}
+    print("\nupgrade step times (s): " + ", ".join(f"{k} {v.get('durationSeconds') or 0:.0f}" for k, v in steps.items()))
+    assert r.returncode == 1 and summary["status"] == "failed", r.stderr[-6000:]
+    for sid in ("preflight", "import-test", "snapshot", "quiesce", "migrate", "roll"):
+        assert steps[sid]["outcome"] == "succeeded", (sid, steps[sid])
+    assert steps["verify"]["outcome"] == "failed" and "CanaryFails" in steps["verify"]["error"], steps["verify"]
+    assert steps["rollback"]["outcome"] == "succeeded", (steps["rollback"], r.stderr[-6000:])
+    assert steps["rollback"]["outputs"]["method"] == "downgrade", steps["rollback"]
+    # the resumed run followed the killed run's migration task: one migration in all
+    ecs = stack.aws.client("ecs")
+    cluster = stack.output("ClusterName")
+    stopped = ecs.list_tasks(cluster=cluster, family=f"{STACK}-upgrade-migrate", desiredStatus="STOPPED")["taskArns"]
+    assert len(stopped) == 1, stopped
+    # MeaningOfLifeDag ran to success on 3.3.2 before the forced failure
+    assert "canary: triggering MeaningOfLifeDag" in r.stderr and "verify: the canary DAG CanaryFails ended failed" in r.stderr
+    # back on 3.2.2: the output, the images, the schema, and the runs from before
+    assert stack.output("AirflowVersion") == FROM_VERSION
+    sched = ecs.describe_services(cluster=cluster, services=[stack.service("Scheduler")["serviceName"]])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=sched["taskDefinition"])["taskDefinition"]
+    assert {c["image"] for c in td["containerDefinitions"]} == {f"apache/airflow:{FROM_VERSION}"}
+    assert sched["desiredCount"] == sched["runningCount"] == 1
+    db = stack.json("db", "check")
+    assert next(c for c in db["checks"] if c["name"] == "schema-revision")["status"] == "pass", db
+    runs_after = {x["runId"] for x in stack.json("dags", "runs", "MeaningOfLifeDag")["runs"]}
+    assert {x["runId"] for x in runs_before["runs"]} <= runs_after
+    assert one_off_definitions(stack) == []
+    # the snapshot is the run's, kept for the user (and `upgrade --rollback --restore snapshot`)
+    snap = steps["snapshot"]["outputs"]["snapshotId"]
+    assert stack.aws.client("rds").describe_db_snapshots(DBSnapshotIdentifier=snap)["DBSnapshots"][0]["Status"] == "available"
 
 
 def test_teardown_leaves_no_resource_process_or_port(stack):
