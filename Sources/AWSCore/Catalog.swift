@@ -28,6 +28,7 @@ public extension AWSService {
     static let tagging = AWSService(serviceId: "Resource Groups Tagging API", signingName: "tagging",
                                     protocol: .json(version: "1.1", targetPrefix: "ResourceGroupsTaggingAPI_20170126"))
     static let kms = AWSService(serviceId: "KMS", signingName: "kms", protocol: .json(version: "1.1", targetPrefix: "TrentService"))
+    static let cloudWatch = AWSService(serviceId: "CloudWatch", signingName: "monitoring", protocol: .query(apiVersion: "2010-08-01"))
     static let ec2InstanceConnect = AWSService(serviceId: "EC2 Instance Connect", signingName: "ec2-instance-connect",
                                                protocol: .json(version: "1.1", targetPrefix: "AWSEC2InstanceConnectService"))
 }

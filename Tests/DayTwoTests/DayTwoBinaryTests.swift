@@ -345,6 +345,49 @@ final class DayTwoBinaryTests: XCTestCase {
         XCTAssertEqual(target.first?["MinCapacity"] as? Int, 0)
     }
 
+    // MARK: workers
+
+    func testWorkersShowsEachTasksProtectionAndTheQueueDepth() throws {
+        let st = try s()
+        let cluster = try out("ClusterName"), worker = try out("WorkerServiceName")
+        let dims = #"[{"Name":"ClusterName","Value":"\#(cluster)"},{"Name":"ServiceName","Value":"\#(worker)"}]"#
+        _ = try awsCLI(["cloudwatch", "put-metric-data", "--namespace", "Fairflow", "--metric-data",
+                        #"[{"MetricName":"CeleryBacklog","Dimensions":\#(dims),"Value":7},{"MetricName":"CeleryBacklogPerWorker","Dimensions":\#(dims),"Value":3.5}]"#],
+                       environment: st.environment)
+        let arns = (try awsCLI(["ecs", "list-tasks", "--cluster", cluster, "--service-name", worker], environment: st.environment) as! [String: Any])["taskArns"] as! [String]
+        // Without --run the local AWS starts no service tasks; with them, one is protected and the rest not.
+        if let first = arns.first {
+            _ = try awsCLI(["ecs", "update-task-protection", "--cluster", cluster, "--tasks", first, "--protection-enabled", "--expires-in-minutes", "5"],
+                           environment: st.environment)
+        }
+        // Flower is not reachable here: a note, and the rest is still shown.
+        var env = st.environment
+        env["FAIRFLOW_FLOWER_URL"] = "http://127.0.0.1:9"
+        env["FAIRFLOW_FLOWER_PASSWORD"] = "unused"
+        let r = try fairflow(["workers", "--output", "json"], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(obj["service"] as? String, worker)
+        XCTAssertEqual(obj["backlog"] as? Double, 7)
+        XCTAssertEqual(obj["backlogPerWorker"] as? Double, 3.5)
+        XCTAssertNotNil(obj["backlogAt"])
+        let notes = obj["notes"] as! [String]
+        XCTAssertTrue(notes.contains { $0.hasPrefix("Flower unavailable") }, "\(notes)")
+        let workers = obj["workers"] as! [[String: Any]]
+        XCTAssertEqual(workers.count, arns.count)
+        if let first = arns.first {
+            let w = try XCTUnwrap(workers.first { first.hasSuffix("/\($0["taskId"] as! String)") })
+            XCTAssertEqual(w["protected"] as? Bool, true)
+            XCTAssertNotNil(w["protectionExpires"])
+            XCTAssertTrue(workers.filter { $0["taskId"] as? String != w["taskId"] as? String }.allSatisfy { $0["protected"] as? Bool == false })
+        }
+        // On a pipe: the table's rows only, no summary.
+        let plain = try fairflow(["workers"], environment: env)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertFalse(plain.stdout.contains("queue: backlog"), plain.stdout)
+        XCTAssertEqual(plain.stdout.split(separator: "\n").count, arns.count, plain.stdout)
+    }
+
     // MARK: tasks run
 
     func testTasksRunStartsATaskInTheStackNetworkAndReportsItsStatus() throws {

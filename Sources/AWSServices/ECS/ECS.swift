@@ -87,6 +87,19 @@ public struct ECSTask: Codable, Sendable {
     public var healthStatus: String?      // HEALTHY, UNHEALTHY, UNKNOWN
     public var pullStartedAt: Date?
     public var pullStoppedAt: Date?
+    public var attachments: [Attachment]?
+
+    /// The awsvpc ENI (type ElasticNetworkInterface) and its details (privateIPv4Address, ...).
+    public struct Attachment: Codable, Sendable {
+        public struct Detail: Codable, Sendable { public var name: String?; public var value: String? }
+        public var type: String?
+        public var details: [Detail]?
+    }
+
+    /// The task's private address (its ENI's), which Fargate also names its host by (ip-10-0-1-23...).
+    public var privateIPv4Address: String? {
+        attachments?.lazy.compactMap { $0.details?.first { $0.name == "privateIPv4Address" }?.value }.first
+    }
 
     public init(taskArn: String, taskDefinitionArn: String? = nil, group: String? = nil, lastStatus: String? = nil,
                 stopCode: String? = nil, stoppedReason: String? = nil, startedAt: Date? = nil, stoppedAt: Date? = nil,
@@ -109,6 +122,13 @@ public struct ECSTask: Codable, Sendable {
 
     /// The last path element of the ARN: what awslogs puts at the end of a log stream name.
     public var taskId: String { taskArn.split(separator: "/").last.map(String.init) ?? taskArn }
+}
+
+/// A task's scale-in protection: ECS does not stop it on scale-in or deployment until it ends or expires.
+public struct ECSTaskProtection: Codable, Sendable {
+    public var taskArn: String
+    public var protectionEnabled: Bool
+    public var expirationDate: Date?
 }
 
 public struct ECSFailure: Codable, Sendable {
@@ -216,6 +236,19 @@ public struct ECS: Sendable {
             let chunk = Array(arns[start..<min(arns.count, start + 100)])
             do {
                 out += try await client.send(.json(.ecs, "DescribeTasks", ["cluster": cluster, "tasks": chunk])).decode(R.self).tasks ?? []
+            } catch { throw map(error, cluster: cluster) }
+        }
+        return out
+    }
+
+    /// Scale-in protection of service tasks (GetTaskProtection, at most 100 tasks per call).
+    public func taskProtection(cluster: String, _ arns: [String]) async throws -> [ECSTaskProtection] {
+        struct R: Decodable { var protectedTasks: [ECSTaskProtection]? }
+        var out: [ECSTaskProtection] = []
+        for start in stride(from: 0, to: arns.count, by: 100) {
+            let chunk = Array(arns[start..<min(arns.count, start + 100)])
+            do {
+                out += try await client.send(.json(.ecs, "GetTaskProtection", ["cluster": cluster, "tasks": chunk])).decode(R.self).protectedTasks ?? []
             } catch { throw map(error, cluster: cluster) }
         }
         return out
