@@ -204,6 +204,11 @@ def apply():
             td = body.get("taskDefinition")
             if td and action in ("RunTask", "StartTask"):
                 return backend.describe_task_definition(td).arn
+            services = body.get("services") or []
+            if services and action == "DescribeServices":
+                # IAM checks one resource per call: the first service named (fairflow's calls name one).
+                svc = services[0]
+                return svc if svc.startswith("arn:") else f"{prefix}:service/{cluster_name}/{svc}"
             tasks = body.get("tasks") or ([body["task"]] if body.get("task") else [])
             if tasks and action in ("DescribeTasks", "StopTask"):
                 t = tasks[0]
@@ -212,6 +217,31 @@ def apply():
             pass
         return "*"
     ECSR.EC2ContainerServiceResponse._determine_resource = _ecs_determine_resource
+
+    # moto names the action by the request's signing name; IAM's prefix for CloudWatch is "cloudwatch", not
+    # its signing name "monitoring", so cloudwatch:PutMetricData in a policy never matched.
+    require(_ac.IAMRequestBase, "__init__")
+    orig_iam_request_init = _ac.IAMRequestBase.__init__
+
+    def iam_request_init(self, *args, **kwargs):
+        orig_iam_request_init(self, *args, **kwargs)
+        if self._action.startswith("monitoring:"):
+            self._action = "cloudwatch:" + self._action.split(":", 1)[1]
+    _ac.IAMRequestBase.__init__ = iam_request_init
+
+    # CloudWatch PutMetricData has no resource-level permissions; policies narrow it with the
+    # cloudwatch:namespace condition key (the stack's queue-metrics sidecar may publish only "Fairflow").
+    from moto.cloudwatch import responses as CWR
+
+    def _cloudwatch_determine_resource(self):
+        try:
+            namespace = self._get_param("Namespace")
+            if namespace:
+                _ctx.values["cloudwatch:namespace"] = namespace
+        except Exception:  # noqa: BLE001 - a malformed request is the call's own error to report
+            pass
+        return "*"
+    CWR.CloudWatchResponse._determine_resource = _cloudwatch_determine_resource
 
     # CloudWatch Logs calls name their log group (and stream), as IAM sees them (moto checked "*").
     from moto.logs import responses as LR
