@@ -30,12 +30,38 @@ public enum Scale: FairflowOperation {
         public var runningCount: Int
         public var pendingCount: Int
         public var steady: Bool?
+        /// Workers scaled in: which tasks stopped, and which of them ECS kept until their Celery tasks finished.
+        public var drain: Drain?
 
         public func renderText(_ t: Terminal) -> String {
-            Table(headers: ["COMPONENT", "SERVICE", "DESIRED", "RUNNING", "PENDING", "STEADY"], rows: [[
+            var s = Table(headers: ["COMPONENT", "SERVICE", "DESIRED", "RUNNING", "PENDING", "STEADY"], rows: [[
                 component, service, "\(previousDesiredCount) → \(desiredCount)", "\(runningCount)", "\(pendingCount)",
                 steady.map { $0 ? "yes" : "no" } ?? "not waited",
             ]]).render(tty: t.isTTY)
+            if t.isTTY, let d = drain, !d.stopped.isEmpty {
+                s += "stopped: \(d.stopped.joined(separator: ", "))"
+                s += d.waitedFor.isEmpty ? "\n" : "; waited for the busy ones to finish: \(d.waitedFor.joined(separator: ", "))\n"
+            }
+            return s
+        }
+    }
+
+    /// What a worker scale-in waited for (task ids).
+    public struct Drain: Codable, Sendable, Equatable {
+        /// Worker tasks that stopped during the scale-in.
+        public var stopped: [String]
+        /// Those of them that were protected (busy) when the count went down: ECS stopped them only once
+        /// their task-protection was released, i.e. their Celery tasks had finished.
+        public var waitedFor: [String]
+        /// Protected when the count went down, still running now (ECS chose idle ones, or the wait ended first).
+        public var stillBusy: [String]
+
+        public init(runningBefore: [String], protectedBefore: [String], runningAfter: [String]) {
+            func id(_ arn: String) -> String { arn.split(separator: "/").last.map(String.init) ?? arn }
+            let after = Set(runningAfter)
+            stopped = runningBefore.filter { !after.contains($0) }.map(id)
+            waitedFor = protectedBefore.filter { !after.contains($0) }.map(id)
+            stillBusy = protectedBefore.filter { after.contains($0) }.map(id)
         }
     }
 
@@ -50,6 +76,9 @@ public enum Scale: FairflowOperation {
     public static func plan(_ input: Input, context: Context) async throws -> [PlannedAction] {
         var p = [PlannedAction("CloudFormation DescribeStacks"), PlannedAction("ECS DescribeServices"),
                  PlannedAction("ECS UpdateService", mutating: true, detail: "\(input.component.rawValue) desiredCount \(input.count)")]
+        if input.component == .worker {
+            p.insert(contentsOf: [PlannedAction("ECS ListTasks", detail: "on scale-in"), PlannedAction("ECS GetTaskProtection", detail: "on scale-in")], at: 2)
+        }
         if input.wait { p.append(PlannedAction("ECS DescribeServices", detail: "until steady")) }
         return p
     }
@@ -66,6 +95,20 @@ public enum Scale: FairflowOperation {
         if input.count == 0 && before.desiredCount > 0 {
             try context.confirm("Scale \(input.component.rawValue) (\(service)) from \(before.desiredCount) to 0 tasks? It stops serving until scaled up.")
         }
+        // Workers going away: a busy one is protected (its task-protection container), and ECS stops it only
+        // when it is idle again, so the wait below is the drain; say whom it waits for.
+        let scalingIn = input.component == .worker && input.count < before.runningCount
+        var runningBefore: [String] = [], protectedBefore: [String] = []
+        if scalingIn {
+            runningBefore = try await ecs.listTasks(cluster: cluster, service: service, desiredStatus: "RUNNING").all()
+            if !runningBefore.isEmpty, let p = try? await ecs.taskProtection(cluster: cluster, runningBefore) {
+                protectedBefore = p.filter(\.protectionEnabled).map(\.taskArn)
+            }
+            if input.wait, !protectedBefore.isEmpty {
+                let ids = protectedBefore.map { $0.split(separator: "/").last.map(String.init) ?? $0 }
+                context.terminal.note("worker: \(ids.count) busy worker task(s) protected from scale-in (\(ids.joined(separator: ", "))): ECS stops them when their Celery tasks finish")
+            }
+        }
         var after = try await ecs.updateService(cluster: cluster, service: service, desiredCount: input.count)
         var steady: Bool?
         if input.wait {
@@ -81,11 +124,18 @@ public enum Scale: FairflowOperation {
             } catch where error is Waiter<[ECSService]>.TimedOut || error is Waiter<[ECSService]>.Failed {
                 let why = (error as? Waiter<[ECSService]>.Failed)?.reason ?? "\(error)"
                 throw FairflowError("\(input.component.rawValue) did not reach a steady state", why: "\(why)\(try await stoppedReasons(ecs, cluster: cluster, service: service))",
-                                    fix: "look at `fairflow logs tail \(input.component.rawValue) --previous`")
+                                    fix: protectedBefore.isEmpty ? "look at `fairflow logs tail \(input.component.rawValue) --previous`"
+                                        : "`fairflow workers` shows which workers are still protected and the Celery tasks they run; wait longer with --timeout")
             }
         }
+        var drain: Drain?
+        if scalingIn && input.wait {
+            let runningAfter = try await ecs.listTasks(cluster: cluster, service: service, desiredStatus: "RUNNING").all()
+            drain = Drain(runningBefore: runningBefore, protectedBefore: protectedBefore, runningAfter: runningAfter)
+        }
         return Output(component: input.component.rawValue, cluster: cluster, service: service, previousDesiredCount: before.desiredCount,
-                      desiredCount: after.desiredCount, runningCount: after.runningCount, pendingCount: after.pendingCount, steady: steady)
+                      desiredCount: after.desiredCount, runningCount: after.runningCount, pendingCount: after.pendingCount, steady: steady,
+                      drain: drain)
     }
 
     /// "; stopped tasks: abc: Essential container exited (exit 1)" for the few most recent.
