@@ -47,16 +47,9 @@ public struct ApplicationAutoScaling: Sendable {
     @discardableResult
     public func putTargetTracking(name: String, cluster: String, service: String, metric: String, target: Double,
                                   scaleInCooldown: Int = 300, scaleOutCooldown: Int = 60) async throws -> String {
-        struct R: Decodable { var PolicyARN: String? }
-        let r = try await client.send(.json(.applicationAutoScaling, "PutScalingPolicy", [
-            "PolicyName": name, "ServiceNamespace": "ecs", "ResourceId": Self.ecsResourceId(cluster: cluster, service: service),
-            "ScalableDimension": Self.ecsDesiredCount, "PolicyType": "TargetTrackingScaling",
-            "TargetTrackingScalingPolicyConfiguration": [
-                "TargetValue": target, "PredefinedMetricSpecification": ["PredefinedMetricType": metric],
-                "ScaleInCooldown": scaleInCooldown, "ScaleOutCooldown": scaleOutCooldown,
-            ] as [String: Any],
-        ])).decode(R.self)
-        return r.PolicyARN ?? ""
+        try await putTargetTracking(name: name, cluster: cluster, service: service, target: target, scaleInCooldown: scaleInCooldown,
+                                    scaleOutCooldown: scaleOutCooldown,
+                                    metric: ("PredefinedMetricSpecification", ["PredefinedMetricType": metric]))
     }
 
     /// A target-tracking policy on a CloudWatch metric the stack publishes (CustomizedMetricSpecification).
@@ -64,16 +57,22 @@ public struct ApplicationAutoScaling: Sendable {
     public func putTargetTracking(name: String, cluster: String, service: String, namespace: String, metricName: String,
                                   dimensions: [(String, String)], statistic: String = "Average", target: Double,
                                   scaleInCooldown: Int = 300, scaleOutCooldown: Int = 60) async throws -> String {
+        try await putTargetTracking(name: name, cluster: cluster, service: service, target: target, scaleInCooldown: scaleInCooldown,
+                                    scaleOutCooldown: scaleOutCooldown, metric: ("CustomizedMetricSpecification", [
+                                        "Namespace": namespace, "MetricName": metricName, "Statistic": statistic,
+                                        "Dimensions": dimensions.map { ["Name": $0.0, "Value": $0.1] },
+                                    ]))
+    }
+
+    /// PutScalingPolicy (an upsert by name) with the metric under its key.
+    func putTargetTracking(name: String, cluster: String, service: String, target: Double, scaleInCooldown: Int, scaleOutCooldown: Int,
+                           metric: (key: String, spec: [String: Any])) async throws -> String {
         struct R: Decodable { var PolicyARN: String? }
         let r = try await client.send(.json(.applicationAutoScaling, "PutScalingPolicy", [
             "PolicyName": name, "ServiceNamespace": "ecs", "ResourceId": Self.ecsResourceId(cluster: cluster, service: service),
             "ScalableDimension": Self.ecsDesiredCount, "PolicyType": "TargetTrackingScaling",
             "TargetTrackingScalingPolicyConfiguration": [
-                "TargetValue": target,
-                "CustomizedMetricSpecification": [
-                    "Namespace": namespace, "MetricName": metricName, "Statistic": statistic,
-                    "Dimensions": dimensions.map { ["Name": $0.0, "Value": $0.1] },
-                ] as [String: Any],
+                "TargetValue": target, metric.key: metric.spec,
                 "ScaleInCooldown": scaleInCooldown, "ScaleOutCooldown": scaleOutCooldown,
             ] as [String: Any],
         ])).decode(R.self)
