@@ -328,7 +328,7 @@ final class LiveRunbookTests: XCTestCase {
         let lines = r.stdout.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
         XCTAssertEqual(lines.first, ["mine", "local", "1", "my own"])
         let shipped = Set(lines.filter { $0.count > 1 && $0[1] == "shipped" }.map { $0[0] })
-        XCTAssertEqual(shipped, ["bootstrap", "demo", "rotate-fernet", "scale-for-backfill", "teardown", "triage"])
+        XCTAssertEqual(shipped, ["bootstrap", "demo", "rotate-fernet", "scale-for-backfill", "teardown", "triage", "upgrade"])
     }
 }
 

@@ -38,6 +38,8 @@ final class UpgradeRulesTests: XCTestCase {
         o.ha = true
         o.autoscaling = true
         o.airflowVersion = "3.2.2"
+        o.workerDrainTimeout = 90
+        o.tasksPerWorker = 6
         o.dagRepository = "https://github.com/example/dags.git"
         let json = try TemplateGenerator.render(o)
         let m = try DeployedMode.detect(template: json, airflowVersion: "3.2.2")
@@ -45,6 +47,8 @@ final class UpgradeRulesTests: XCTestCase {
         XCTAssertTrue(m.autoscaling)
         XCTAssertFalse(m.noBastion)
         XCTAssertNil(m.image, "the stock image is no custom image")
+        XCTAssertEqual(m.workerDrainTimeout, 90)
+        XCTAssertEqual(m.tasksPerWorker, 6)
         o.ha = false; o.bastion = false; o.image = "example.com/airflow:mine"
         let m2 = try DeployedMode.detect(template: try TemplateGenerator.render(o), airflowVersion: "3.2.2")
         XCTAssertFalse(m2.ha)

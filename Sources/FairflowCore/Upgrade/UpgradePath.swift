@@ -82,6 +82,14 @@ public enum DeployedMode {
            let ssh = ingress.first(where: { ($0["FromPort"] as? Int) == 22 }), let cidr = ssh["CidrIp"] as? String {
             m.sshIngressCidr = cidr
         }
+        if let defs = props("WorkerTaskDefinition")?["ContainerDefinitions"] as? [[String: Any]],
+           let stop = defs.first(where: { $0["Name"] as? String == "worker" })?["StopTimeout"] as? Int {
+            m.workerDrainTimeout = stop
+        }
+        if let cfg = props("WorkerQueueScaling")?["TargetTrackingScalingPolicyConfiguration"] as? [String: Any],
+           let target = cfg["TargetValue"] as? Int {
+            m.tasksPerWorker = target
+        }
         if let defs = props("SchedulerTaskDefinition")?["ContainerDefinitions"] as? [[String: Any]],
            let image = defs.first(where: { $0["Name"] as? String == "scheduler" })?["Image"] as? String,
            image != "apache/airflow:\(airflowVersion)" {

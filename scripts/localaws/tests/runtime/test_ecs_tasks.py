@@ -300,10 +300,15 @@ def test_faults_are_ecs_shaped(env):
 
 
 def test_a_container_that_ignores_sigterm_is_killed_after_its_stop_timeout(env):
+    group = "/test/stubborn"
     td = register(env, "stubborn", [{"name": "x", "image": "python:3.12-slim", "stopTimeout": 2, "command": [
-        "python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"]}])
+        "python3", "-u", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ignoring SIGTERM');"
+        " time.sleep(300)"], "logConfiguration": awslogs(group, "s")}])
     arn = run(env, td)[0]
     wait_for(env, [arn], lambda t: t["lastStatus"] == "RUNNING")
+    # RUNNING is the process started, not its handler installed: on a busy machine a SIGTERM before that line
+    # would kill it at once (Python's default), as it would on ECS
+    assert "ignoring SIGTERM" in log_lines(env, group, f"s/x/{arn.split('/')[-1]}", "ignoring SIGTERM", timeout=60)
     t0 = time.time()
     env["ecs"].stop_task(cluster=CLUSTER, task=arn)
     t = wait_for(env, [arn], stopped)[0]
