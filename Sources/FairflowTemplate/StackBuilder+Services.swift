@@ -401,7 +401,7 @@ extension StackBuilder {
         ]
         if let (tg, container, port) = loadBalancer {
             p.append(("LoadBalancers", [["TargetGroupArn": CFN.ref(tg), "ContainerName": .string(container), "ContainerPort": .int(port)]]))
-            // Covers the container's 180 s start period plus the ALB's 2 × 30 s to call it healthy.
+            // Covers the container's 180 s start period plus the ALB's 2 × 10 s to call it healthy.
             p.append(("HealthCheckGracePeriodSeconds", 300))
         }
         if let registry { p.append(("ServiceRegistries", [["RegistryArn": CFN.getAtt(registry, "Arn")]])) }
